@@ -1,5 +1,17 @@
-//! Lightning primitive types: checked msat/sat amounts, channel and payment identifiers, BOLT 9 feature bits. No I/O.
+//! Lightning primitive types shared by every Fulmen crate: checked msat/sat
+//! amounts, channel and payment identifiers, and BOLT 9 feature bit vectors.
 //!
-//! Not yet implemented beyond this crate doc: see the project's open issues.
+//! No I/O, no clock, no randomness. Types that hold secrets
+//! ([`PaymentPreimage`], [`PaymentSecret`]) never print their bytes in `Debug`.
 
 #![forbid(unsafe_code)]
+
+pub mod amount;
+pub mod features;
+pub mod ids;
+
+pub use amount::{Msat, Sat, MAX_MONEY_SAT, SAT_PER_BTC};
+pub use features::{Context, Feature, FeatureError, Features};
+pub use ids::{
+    ChannelId, NodeId, ParseIdError, PaymentHash, PaymentPreimage, PaymentSecret, ShortChannelId,
+};

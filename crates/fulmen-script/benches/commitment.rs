@@ -1,0 +1,2 @@
+//! Placeholder until the commitment builder lands.
+fn main() {}

@@ -8,8 +8,8 @@ use zeroize::Zeroize;
 
 /// The public half of a channel's keys: what the node sends its peer in
 /// `open_channel` / `accept_channel`, and what the channel layer feeds into
-/// BOLT 3 key derivation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// BOLT 3 key derivation. `Debug` prints the keys in compressed hex.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ChannelPublicKeys {
     /// `funding_pubkey`: our key in the 2-of-2 funding output.
     pub funding_pubkey: PublicKey,
@@ -23,6 +23,29 @@ pub struct ChannelPublicKeys {
     pub delayed_payment_basepoint: PublicKey,
     /// `htlc_basepoint`: base of `local_htlcpubkey`.
     pub htlc_basepoint: PublicKey,
+}
+
+impl fmt::Debug for ChannelPublicKeys {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `PublicKey`'s own Debug is its internal (uncompressed, reversed)
+        // form; print what appears on the wire instead.
+        f.debug_struct("ChannelPublicKeys")
+            .field("funding_pubkey", &format_args!("{}", self.funding_pubkey))
+            .field(
+                "revocation_basepoint",
+                &format_args!("{}", self.revocation_basepoint),
+            )
+            .field(
+                "payment_basepoint",
+                &format_args!("{}", self.payment_basepoint),
+            )
+            .field(
+                "delayed_payment_basepoint",
+                &format_args!("{}", self.delayed_payment_basepoint),
+            )
+            .field("htlc_basepoint", &format_args!("{}", self.htlc_basepoint))
+            .finish()
+    }
 }
 
 /// The secret keys of one channel, derived from the key tree at a channel
@@ -86,33 +109,33 @@ impl ChannelKeys {
     }
 
     /// All public keys and basepoints.
-    pub const fn public_keys(&self) -> &ChannelPublicKeys {
-        &self.public
+    pub const fn public_keys(&self) -> ChannelPublicKeys {
+        self.public
     }
 
     /// `funding_pubkey`.
-    pub const fn funding_pubkey(&self) -> &PublicKey {
-        &self.public.funding_pubkey
+    pub const fn funding_pubkey(&self) -> PublicKey {
+        self.public.funding_pubkey
     }
 
     /// `revocation_basepoint`.
-    pub const fn revocation_basepoint(&self) -> &PublicKey {
-        &self.public.revocation_basepoint
+    pub const fn revocation_basepoint(&self) -> PublicKey {
+        self.public.revocation_basepoint
     }
 
     /// `payment_basepoint`.
-    pub const fn payment_basepoint(&self) -> &PublicKey {
-        &self.public.payment_basepoint
+    pub const fn payment_basepoint(&self) -> PublicKey {
+        self.public.payment_basepoint
     }
 
     /// `delayed_payment_basepoint`.
-    pub const fn delayed_payment_basepoint(&self) -> &PublicKey {
-        &self.public.delayed_payment_basepoint
+    pub const fn delayed_payment_basepoint(&self) -> PublicKey {
+        self.public.delayed_payment_basepoint
     }
 
     /// `htlc_basepoint`.
-    pub const fn htlc_basepoint(&self) -> &PublicKey {
-        &self.public.htlc_basepoint
+    pub const fn htlc_basepoint(&self) -> PublicKey {
+        self.public.htlc_basepoint
     }
 
     /// Secret of `funding_pubkey`: signs our half of commitment and closing

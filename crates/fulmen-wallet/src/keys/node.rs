@@ -29,8 +29,8 @@ impl NodeKeys {
     }
 
     /// The identity public key.
-    pub const fn public_key(&self) -> &PublicKey {
-        &self.public
+    pub const fn public_key(&self) -> PublicKey {
+        self.public
     }
 
     /// The identity secret key. Secret: for the noise handshake and

@@ -43,7 +43,7 @@ mod tree;
 
 pub use channel::{ChannelKeys, ChannelPublicKeys};
 pub use error::{DeriveError, MnemonicError};
-pub use mnemonic::Mnemonic;
+pub use mnemonic::{Mnemonic, MAX_PHRASE_BYTES};
 pub use node::NodeKeys;
 pub use paths::ChannelKeyKind;
 pub use seed::Seed;

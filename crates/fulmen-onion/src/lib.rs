@@ -1,5 +1,19 @@
 //! BOLT 4 Sphinx onion construction, peeling and failure messages; BOLT 11 invoices. No I/O.
-//!
-//! Not yet implemented beyond this crate doc: see the project's open issues.
 
 #![forbid(unsafe_code)]
+
+pub mod blinded_data;
+pub mod blinding;
+pub mod construct;
+pub mod failure;
+pub mod keys;
+pub mod packet;
+pub mod payload;
+pub mod peel;
+
+pub use construct::{build_onion, route_secrets, BuildError, BuiltOnion, FramedHop};
+pub use failure::{FailureCode, FailureMessage};
+pub use keys::{KeyError, KeyType, SharedSecret};
+pub use packet::{OnionPacket, PacketLengthError, HOP_PAYLOADS_LEN, MAX_HOPS, PACKET_LEN};
+pub use payload::{HopAction, HopPayload, PayloadError, PaymentData};
+pub use peel::{peel, peel_payment, NextHop, PeelError, Peeled};

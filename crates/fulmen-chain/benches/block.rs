@@ -1,0 +1,3 @@
+//! Block validation benchmark (filled in below).
+
+fn main() {}

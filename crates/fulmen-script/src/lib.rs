@@ -33,9 +33,13 @@
 #![forbid(unsafe_code)]
 
 pub mod channel;
+pub mod closing;
+pub mod commitment;
 pub mod fees;
+pub mod htlc_tx;
 pub mod keys;
 pub mod scripts;
 pub mod shachain;
+pub mod sign;
 
 pub use channel::{ChannelType, Htlc, HtlcDirection, Side};

@@ -172,3 +172,49 @@ impl EncryptedData {
         self.next_path_key_override.unwrap_or(computed)
     }
 }
+
+/// The fees and expiry delta a payer sees for a whole blinded path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlindedPayInfo {
+    /// Total base fee, msat.
+    pub fee_base_msat: u32,
+    /// Total proportional fee, millionths.
+    pub fee_proportional_millionths: u32,
+    /// Total CLTV delta, including the recipient's `min_final_cltv_expiry_delta`.
+    pub cltv_expiry_delta: u16,
+}
+
+/// Aggregates the `payment_relay` of every non-final hop (introduction node
+/// first) as the creator of a blinded path must (BOLT 4, rounding up at each
+/// step, from the hop nearest the recipient backwards). `None` on overflow.
+pub fn aggregate_payinfo(
+    relays: &[PaymentRelay],
+    min_final_cltv_expiry_delta: u16,
+) -> Option<BlindedPayInfo> {
+    const M: u128 = 1_000_000;
+    let (mut base, mut prop) = (0u128, 0u128);
+    let mut cltv = u32::from(min_final_cltv_expiry_delta);
+    for r in relays.iter().rev() {
+        let hop_base = u128::from(r.fee_base_msat);
+        let hop_prop = u128::from(r.fee_proportional_millionths);
+        let new_base = hop_base
+            .checked_mul(M)?
+            .checked_add(base.checked_mul(M.checked_add(hop_prop)?)?)?
+            .checked_add(M - 1)?
+            / M;
+        let new_prop = prop
+            .checked_add(hop_prop)?
+            .checked_mul(M)?
+            .checked_add(prop.checked_mul(hop_prop)?)?
+            .checked_add(M - 1)?
+            / M;
+        base = new_base;
+        prop = new_prop;
+        cltv = cltv.checked_add(u32::from(r.cltv_expiry_delta))?;
+    }
+    Some(BlindedPayInfo {
+        fee_base_msat: u32::try_from(base).ok()?,
+        fee_proportional_millionths: u32::try_from(prop).ok()?,
+        cltv_expiry_delta: u16::try_from(cltv).ok()?,
+    })
+}

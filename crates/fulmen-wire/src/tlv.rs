@@ -203,8 +203,8 @@ impl TlvBuilder {
         self
     }
 
-    /// Writes the stream.
-    pub fn write_to(mut self, w: &mut Writer) {
+    /// Writes the stream (the builder may be reused; it keeps its records).
+    pub fn write_to(&mut self, w: &mut Writer) {
         self.records.sort_by_key(|(ty, _)| *ty);
         self.records.dedup_by_key(|(ty, _)| *ty);
         for (ty, value) in &self.records {
@@ -213,7 +213,7 @@ impl TlvBuilder {
     }
 
     /// The encoded stream.
-    pub fn into_bytes(self) -> Vec<u8> {
+    pub fn into_bytes(mut self) -> Vec<u8> {
         let mut w = Writer::new();
         self.write_to(&mut w);
         w.into_bytes()

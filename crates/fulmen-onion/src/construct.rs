@@ -7,9 +7,11 @@
 use core::fmt;
 
 use bitcoin::secp256k1::{PublicKey, SecretKey};
+use fulmen_types::PaymentHash;
 
 use crate::keys::{self, KeyError, KeyType, SharedSecret};
 use crate::packet::{OnionPacket, HMAC_LEN, HOP_PAYLOADS_LEN, MAX_HOPS, ONION_VERSION};
+use crate::payload::HopPayload;
 
 /// One hop of a route to build an onion for: the key the hop peels with
 /// (its node id, or its blinded node id inside a blinded path) and its
@@ -188,4 +190,23 @@ pub fn build_onion(
         },
         shared_secrets: secrets,
     })
+}
+
+/// Builds a payment onion from typed payloads: each is TLV-encoded and framed
+/// with its BigSize length; the payment hash is the associated data.
+pub fn build_payment_onion(
+    session_key: &SecretKey,
+    hops: &[(PublicKey, HopPayload)],
+    payment_hash: &PaymentHash,
+) -> Result<BuiltOnion, BuildError> {
+    let framed: Vec<Vec<u8>> = hops.iter().map(|(_, p)| p.encode_framed()).collect();
+    let framed_hops: Vec<FramedHop<'_>> = hops
+        .iter()
+        .zip(&framed)
+        .map(|((node_id, _), f)| FramedHop {
+            node_id: *node_id,
+            framed_payload: f,
+        })
+        .collect();
+    build_onion(session_key, &framed_hops, payment_hash.as_bytes())
 }

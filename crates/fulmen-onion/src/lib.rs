@@ -11,7 +11,9 @@ pub mod packet;
 pub mod payload;
 pub mod peel;
 
-pub use construct::{build_onion, route_secrets, BuildError, BuiltOnion, FramedHop};
+pub use construct::{
+    build_onion, build_payment_onion, route_secrets, BuildError, BuiltOnion, FramedHop,
+};
 pub use failure::{FailureCode, FailureMessage};
 pub use keys::{KeyError, KeyType, SharedSecret};
 pub use packet::{OnionPacket, PacketLengthError, HOP_PAYLOADS_LEN, MAX_HOPS, PACKET_LEN};

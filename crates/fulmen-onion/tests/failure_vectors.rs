@@ -120,3 +120,56 @@ fn spec_text_trace_every_step() {
     assert_eq!(got.hop_index, 4);
     assert_eq!(got.message, msg);
 }
+
+/// End to end: a 6-hop onion is peeled up to hop `k`, which fails; every hop
+/// before it wraps the packet with the secret it got from peeling; the origin
+/// attributes the failure to hop `k` and decodes the message.
+#[test]
+fn failure_from_any_hop_is_attributed() {
+    use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
+    use fulmen_onion::failure::FailureMessage;
+    use fulmen_onion::{build_onion, peel, FramedHop, NextHop};
+
+    let secp = Secp256k1::new();
+    let keys: Vec<SecretKey> = (1..=6u8)
+        .map(|i| SecretKey::from_slice(&[i; 32]).unwrap())
+        .collect();
+    let payloads: Vec<Vec<u8>> = (0..6u8)
+        .map(|i| fulmen_onion::payload::frame(&[i; 20]))
+        .collect();
+    let hops: Vec<FramedHop<'_>> = keys
+        .iter()
+        .zip(&payloads)
+        .map(|(k, p)| FramedHop {
+            node_id: PublicKey::from_secret_key(&secp, k),
+            framed_payload: p,
+        })
+        .collect();
+    let assoc = [7u8; 32];
+    let built = build_onion(&SecretKey::from_slice(&[0x77; 32]).unwrap(), &hops, &assoc).unwrap();
+    for k in 0..6 {
+        let mut packet = built.packet.clone();
+        let mut secrets = Vec::new();
+        for key in &keys[..=k] {
+            let peeled = peel(key, &packet, &assoc, None).unwrap();
+            secrets.push(peeled.shared_secret);
+            if let NextHop::Forward(next) = peeled.next {
+                packet = *next;
+            }
+        }
+        let msg = FailureMessage::FeeInsufficient {
+            htlc_msat: 1000 + k as u64,
+            channel_update: vec![],
+        };
+        let mut reason =
+            create_failure_packet(&secrets[k], &msg.encode().unwrap(), DEFAULT_PAD_TARGET).unwrap();
+        for ss in secrets[..k].iter().rev() {
+            wrap_failure_packet(ss, &mut reason);
+        }
+        let got = decrypt_failure(&built.shared_secrets, &reason).unwrap();
+        assert_eq!(got.hop_index, k);
+        assert_eq!(FailureMessage::decode(&got.message).unwrap(), msg);
+        // Truncated packets are refused, not misread.
+        assert!(decrypt_failure(&built.shared_secrets, &reason[..20]).is_err());
+    }
+}

@@ -1,4 +1,4 @@
-//! Fulmen's wallet crate: the node's key tree and (later) its on-chain wallet.
+//! Fulmen's wallet crate: the node's key tree and its on-chain wallet.
 //!
 //! It has two roles:
 //!
@@ -8,12 +8,15 @@
 //!   funding key, basepoint secrets and per-commitment seed, and the BIP84
 //!   account key of the on-chain wallet. Everything is deterministic, so a node
 //!   restored from its mnemonic recomputes every key it ever used.
-//! - the **on-chain wallet** (a later module of this crate): BIP84 P2WPKH
-//!   addresses, coin selection and signing for funding and sweeping, built on
-//!   [`keys::KeyTree::bip84_account_xpriv`].
+//! - [`onchain`]: the **on-chain wallet**. BIP84 P2WPKH addresses from
+//!   [`keys::KeyTree::bip84_account_xpriv`], balance and coins tracked from
+//!   the blocks and mempool transactions the node feeds it, coin selection
+//!   and signing for channel funding, sweeping and CPFP. Built on
+//!   `bdk_wallet`, persisted in a SQLite file whose path the caller gives.
 //!
-//! The crate is sans-IO: it never reads a clock, a socket, a disk or a random
-//! source. Entropy is an argument, storage is the caller's job.
+//! Neither reads a clock, a socket or a random source: entropy and times are
+//! arguments. [`keys`] touches no disk; [`onchain`] reads and writes only its
+//! SQLite database, committing every change before a call returns.
 //!
 //! # Driving it
 //!
@@ -37,3 +40,4 @@
 #![forbid(unsafe_code)]
 
 pub mod keys;
+pub mod onchain;

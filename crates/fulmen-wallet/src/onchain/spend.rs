@@ -1,0 +1,201 @@
+//! Building and signing the wallet's transactions: a payment to a script
+//! (the channel funding output), a sweep of everything, and a CPFP child.
+//!
+//! Coin selection is bdk's default (branch and bound, then a random draw);
+//! outputs are shuffled. Both take their randomness from `aux_rand`, fresh
+//! random bytes the caller supplies (privacy only: the signatures are
+//! RFC 6979 deterministic and never use it). Change goes to the wallet's next
+//! change address, whose reveal is committed before the call returns.
+//!
+//! Every input is P2WPKH, so the transactions are fully segwit: their txid is
+//! fixed once built, as a channel funding transaction needs. They signal RBF
+//! and lock to the wallet's tip height (anti fee sniping).
+//!
+//! Building a transaction does not record it. The wallet counts its inputs as
+//! spent once the caller applies it with `apply_unconfirmed` (on broadcast,
+//! or earlier to reserve the coins while a channel is negotiated) or it
+//! confirms in a block; until then a second build may pick the same coins.
+
+use super::error::OnchainError;
+use super::types::{CoinPolicy, SignedPayment, SignedTx};
+use super::wallet::OnchainWallet;
+use bdk_wallet::{KeychainKind, SignOptions};
+use bitcoin::psbt::Psbt;
+use bitcoin::secp256k1::rand::rngs::StdRng;
+use bitcoin::secp256k1::rand::SeedableRng;
+use bitcoin::{Amount, FeeRate, OutPoint, ScriptBuf, Txid};
+use fulmen_types::Sat;
+
+impl OnchainWallet {
+    /// Builds and signs a transaction paying `amount` to `script_pubkey` at
+    /// `fee_rate` (for a BOLT fee rate in sat/kw use
+    /// [`FeeRate::from_sat_per_kwu`]), change back to the wallet.
+    ///
+    /// `coins` says whether unconfirmed coins may be spent. Fails with
+    /// [`OnchainError::InsufficientFunds`] if the coins do not cover the
+    /// amount and the fee; immature coinbase outputs are never spent.
+    pub fn build_payment(
+        &mut self,
+        script_pubkey: ScriptBuf,
+        amount: Sat,
+        fee_rate: FeeRate,
+        coins: CoinPolicy,
+        aux_rand: [u8; 32],
+    ) -> Result<SignedPayment, OnchainError> {
+        let mut rng = StdRng::from_seed(aux_rand);
+        let value = Amount::from(amount);
+        let mut builder = self.wallet.build_tx();
+        builder
+            .add_recipient(script_pubkey.clone(), value)
+            .fee_rate(fee_rate);
+        if coins == CoinPolicy::ConfirmedOnly {
+            builder.exclude_unconfirmed();
+        }
+        let psbt = builder.finish_with_aux_rand(&mut rng)?;
+        let signed = self.sign_and_commit(psbt)?;
+        let index = signed
+            .tx
+            .output
+            .iter()
+            .position(|o| o.script_pubkey == script_pubkey && o.value == value)
+            .ok_or(OnchainError::PaymentOutputMissing)?;
+        let output_index = u32::try_from(index).map_err(|_| OnchainError::PaymentOutputMissing)?;
+        Ok(SignedPayment {
+            tx: signed.tx,
+            output_index,
+            fee: signed.fee,
+        })
+    }
+
+    /// Builds and signs a transaction sending every spendable coin (minus
+    /// the fee at `fee_rate`) to `script_pubkey`, with no change.
+    ///
+    /// `coins` says whether unconfirmed coins are swept too; immature
+    /// coinbase outputs never are.
+    pub fn sweep_all_to(
+        &mut self,
+        script_pubkey: ScriptBuf,
+        fee_rate: FeeRate,
+        coins: CoinPolicy,
+        aux_rand: [u8; 32],
+    ) -> Result<SignedTx, OnchainError> {
+        let mut rng = StdRng::from_seed(aux_rand);
+        let mut builder = self.wallet.build_tx();
+        builder
+            .drain_wallet()
+            .drain_to(script_pubkey)
+            .fee_rate(fee_rate);
+        if coins == CoinPolicy::ConfirmedOnly {
+            builder.exclude_unconfirmed();
+        }
+        let psbt = builder.finish_with_aux_rand(&mut rng)?;
+        self.sign_and_commit(psbt)
+    }
+
+    /// Builds and signs a child spending `outpoint` (an unspent output of
+    /// the wallet in the unconfirmed transaction `parent_txid`) back to the
+    /// wallet, with a fee such that parent and child together pay at least
+    /// `target` (package fee over package weight).
+    ///
+    /// The child spends that one output only, so it must be worth more than
+    /// the fee plus dust. The parent's fee must be known to the wallet
+    /// (the wallet funded every input of it, e.g. its own funding
+    /// transaction); the parent's own unconfirmed ancestors are not counted.
+    /// If the parent alone already meets `target`, the child pays `target`
+    /// for its own weight.
+    pub fn build_cpfp(
+        &mut self,
+        parent_txid: Txid,
+        outpoint: OutPoint,
+        target: FeeRate,
+        aux_rand: [u8; 32],
+    ) -> Result<SignedTx, OnchainError> {
+        if outpoint.txid != parent_txid {
+            return Err(OnchainError::NotOurOutput { outpoint });
+        }
+        let parent = self
+            .wallet
+            .get_tx(parent_txid)
+            .ok_or(OnchainError::UnknownTx { txid: parent_txid })?;
+        if parent.chain_position.is_confirmed() {
+            return Err(OnchainError::AlreadyConfirmed { txid: parent_txid });
+        }
+        let parent_tx = parent.tx_node.tx.clone();
+        if self.wallet.get_utxo(outpoint).is_none() {
+            return Err(OnchainError::NotOurOutput { outpoint });
+        }
+        let parent_fee = self
+            .wallet
+            .calculate_fee(&parent_tx)
+            .map_err(|_| OnchainError::ParentFeeUnknown { txid: parent_txid })?;
+        let parent_needs = target
+            .fee_wu(parent_tx.weight())
+            .ok_or(OnchainError::FeeOverflow)?;
+        let deficit = parent_needs.checked_sub(parent_fee).unwrap_or(Amount::ZERO);
+        let drain = self
+            .wallet
+            .next_unused_address(KeychainKind::Internal)
+            .script_pubkey();
+
+        // Pass 1: the child alone at `target` gives its fee for its own
+        // (estimated, upper-bound) weight. Pass 2 adds what the parent lacks;
+        // inputs and outputs are the same, so the weight is too.
+        let mut rng = StdRng::from_seed(aux_rand);
+        let psbt = self.cpfp_psbt(outpoint, drain.clone(), Fee::Rate(target), &mut rng)?;
+        let psbt = if deficit > Amount::ZERO {
+            let own = psbt.fee().map_err(|e| OnchainError::Psbt(Box::new(e)))?;
+            let total = own.checked_add(deficit).ok_or(OnchainError::FeeOverflow)?;
+            self.cpfp_psbt(outpoint, drain, Fee::Absolute(total), &mut rng)?
+        } else {
+            psbt
+        };
+        self.sign_and_commit(psbt)
+    }
+
+    fn cpfp_psbt(
+        &mut self,
+        outpoint: OutPoint,
+        drain: ScriptBuf,
+        fee: Fee,
+        rng: &mut StdRng,
+    ) -> Result<Psbt, OnchainError> {
+        let mut builder = self.wallet.build_tx();
+        builder
+            .add_utxo(outpoint)
+            .map_err(|_| OnchainError::NotOurOutput { outpoint })?
+            .manually_selected_only()
+            .drain_to(drain);
+        match fee {
+            Fee::Rate(rate) => builder.fee_rate(rate),
+            Fee::Absolute(amount) => builder.fee_absolute(amount),
+        };
+        Ok(builder.finish_with_aux_rand(rng)?)
+    }
+
+    /// Commits the staged change-address reveal, then signs and finalizes
+    /// every input and extracts the transaction.
+    fn sign_and_commit(&mut self, mut psbt: Psbt) -> Result<SignedTx, OnchainError> {
+        self.persist()?;
+        let finalized = self
+            .wallet
+            .sign(&mut psbt, SignOptions::default())
+            .map_err(|e| OnchainError::Sign(Box::new(e)))?;
+        if !finalized {
+            return Err(OnchainError::NotFullySigned);
+        }
+        let fee = psbt.fee().map_err(|e| OnchainError::Psbt(Box::new(e)))?;
+        let tx = psbt
+            .extract_tx()
+            .map_err(|e| OnchainError::Extract(Box::new(e)))?;
+        Ok(SignedTx {
+            tx,
+            fee: fee.into(),
+        })
+    }
+}
+
+/// How the CPFP child's fee is set.
+enum Fee {
+    Rate(FeeRate),
+    Absolute(Amount),
+}

@@ -107,3 +107,25 @@ fn corrupt_store_is_reported() {
         "{err}"
     );
 }
+
+#[test]
+fn invalid_blocks_stay_invalid_across_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = Wallet::new(33);
+    let (tip, info) = {
+        let chain = EmbeddedChain::open(dir.path(), EmbeddedConfig::default()).unwrap();
+        chain.mine(101, &w.spk, T0).unwrap();
+        let coin = coinbase_at(&chain, 1);
+        let a = w.pay(coin, burn_spk(), Amount::from_sat(10_000));
+        let b = w.pay(coin, burn_spk(), Amount::from_sat(20_000));
+        // A double-spending block is stored, found invalid, and kept as such.
+        assert!(chain
+            .mine_block_with(vec![a, b], &w.spk, next_time(&chain))
+            .is_err());
+        chain.mine(1, &w.spk, next_time(&chain)).unwrap();
+        (chain.tip().unwrap(), chain.chain_info().unwrap())
+    };
+    let chain = EmbeddedChain::open(dir.path(), EmbeddedConfig::default()).unwrap();
+    assert_eq!(chain.tip().unwrap(), tip);
+    assert_eq!(chain.chain_info().unwrap(), info);
+}

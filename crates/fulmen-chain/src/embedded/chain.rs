@@ -101,27 +101,31 @@ impl ChainState {
     pub(crate) fn replay(&mut self, records: Vec<(u64, Record)>) -> Result<(), ChainError> {
         for (offset, record) in records {
             match record {
-                Record::Block(block) => match self.accept_block(block, false) {
-                    Ok(_) => {}
-                    Err(MineError::Rejected(r)) => {
-                        return Err(ChainError::Corrupt {
-                            offset,
-                            problem: CorruptRecord::Block(r),
-                        })
-                    }
-                    Err(MineError::Chain(e)) => return Err(e),
-                    Err(_) => {
-                        return Err(ChainError::Corrupt {
-                            offset,
-                            problem: CorruptRecord::Decode,
-                        })
-                    }
-                },
+                Record::Block(block) => self.replay_block(offset, block)?,
                 Record::Invalidate(hash) => self.invalidate_block(&hash, false)?,
                 Record::Reconsider(hash) => self.reconsider_block(&hash, false)?,
             }
         }
         Ok(())
+    }
+
+    fn replay_block(&mut self, offset: u64, block: Block) -> Result<(), ChainError> {
+        let hash = block.block_hash();
+        match self.accept_block(block, false) {
+            Ok(_) => Ok(()),
+            // Stored, then found invalid when connected: kept as invalid, exactly as before the
+            // restart.
+            Err(MineError::Rejected(_)) if self.index.contains_key(&hash) => Ok(()),
+            Err(MineError::Rejected(r)) => Err(ChainError::Corrupt {
+                offset,
+                problem: CorruptRecord::Block(r),
+            }),
+            Err(MineError::Chain(e)) => Err(e),
+            Err(_) => Err(ChainError::Corrupt {
+                offset,
+                problem: CorruptRecord::Decode,
+            }),
+        }
     }
 
     /// Height of the active tip.
@@ -186,9 +190,11 @@ impl ChainState {
             return Err(BlockReject::BadPrevBlock.into());
         }
         let height = prev.height.saturating_add(1);
-        let chainwork = prev.chainwork + block.header.work();
+        let prev_work = prev.chainwork;
         let txids = check_block(&block)?;
         contextual_check_block(&block, &txids, height, self.mtp_of(&prev_hash))?;
+        // Only after the regtest-bits check: one block's work is then tiny (no overflow).
+        let chainwork = prev_work + block.header.work();
         if persist {
             self.store.append_block(&block)?;
         }

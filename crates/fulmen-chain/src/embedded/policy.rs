@@ -432,4 +432,24 @@ mod tests {
         ])));
         assert!(!is_standard_output(&ScriptBuf::from_bytes(vec![0x51])));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn signature_checks_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..80)) {
+            let _ = is_valid_signature_encoding(&bytes);
+            let _ = check_signature(&bytes);
+        }
+
+        #[test]
+        fn real_signatures_are_strict_and_low_s(seed in 1u8..=200, msg in proptest::array::uniform32(proptest::num::u8::ANY)) {
+            use bitcoin::secp256k1::{Message, Secp256k1, SecretKey};
+            let secp = Secp256k1::new();
+            let sk = SecretKey::from_slice(&[seed; 32]).unwrap();
+            let sig = secp.sign_ecdsa(&Message::from_digest(msg), &sk);
+            let mut bytes = sig.serialize_der().to_vec();
+            bytes.push(0x01);
+            proptest::prop_assert!(is_valid_signature_encoding(&bytes));
+            proptest::prop_assert_eq!(check_signature(&bytes), Ok(()));
+        }
+    }
 }

@@ -241,4 +241,11 @@ mod tests {
         let huge = [0u8, 0xff, 0xff, 0xff, 0xff];
         assert!(parse(&huge).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parse_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..600)) {
+            let _ = parse(&bytes);
+        }
+    }
 }

@@ -20,8 +20,9 @@
 //!   at that height and drops all blocks above it), or, for a chain source
 //!   that reports disconnected blocks, by [`OnchainWallet::disconnect_to`]
 //!   the fork height first. A transaction confirmed only in a dropped block
-//!   goes back to unconfirmed if it was seen in the mempool, and out of the
-//!   balance if it never was, until a block of the new chain confirms it.
+//!   goes back to unconfirmed (bdk keeps it: it may be mined again) until a
+//!   block of the new chain confirms it, or a conflicting transaction
+//!   replaces it; a coinbase cannot be mined again and drops out.
 //! - Mempool transactions: [`OnchainWallet::apply_unconfirmed`] with the
 //!   time they were seen (an argument: the wallet reads no clock), and
 //!   [`OnchainWallet::apply_evicted`] when they leave the mempool.
@@ -56,6 +57,7 @@ mod types;
 mod wallet;
 
 pub use error::OnchainError;
+pub use spend::MAX_FEE_RATE;
 pub use types::{
     Balance, BlockRef, CoinPolicy, Keychain, SignedPayment, SignedTx, Utxo, UtxoStatus,
     WalletAddress,

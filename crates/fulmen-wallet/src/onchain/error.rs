@@ -60,11 +60,15 @@ pub enum OnchainError {
         /// The height given.
         height: u32,
     },
-    /// Disconnecting to a height would remove the genesis block. Caller bug.
-    CannotDisconnectGenesis,
     /// A transaction creates more than 21 million bitcoin. Nothing was
     /// applied: the chain source is broken or hostile.
     InvalidAmount {
+        /// The offending transaction.
+        txid: Txid,
+    },
+    /// A coinbase transaction given as unconfirmed: coinbases only exist in
+    /// blocks. Nothing was applied: the chain source is broken or hostile.
+    UnconfirmedCoinbase {
         /// The offending transaction.
         txid: Txid,
     },
@@ -115,8 +119,19 @@ pub enum OnchainError {
         /// The parent.
         txid: Txid,
     },
-    /// A fee computation overflowed (an absurd fee rate). Lower the fee rate.
+    /// A fee computation overflowed. Lower the fee rate.
     FeeOverflow,
+    /// The fee rate is above [`MAX_FEE_RATE`](super::MAX_FEE_RATE), where a
+    /// fee could exceed all bitcoin. Caller bug or a broken fee estimator.
+    FeeRateTooHigh {
+        /// The fee rate given.
+        fee_rate: bitcoin::FeeRate,
+    },
+    /// A payment amount above 21 million bitcoin. Caller bug.
+    AmountTooLarge {
+        /// The amount given.
+        amount: Sat,
+    },
 }
 
 impl fmt::Display for OnchainError {
@@ -148,9 +163,11 @@ impl fmt::Display for OnchainError {
                 )
             }
             Self::HeightOutOfRange { height } => write!(f, "block height {height} is out of range"),
-            Self::CannotDisconnectGenesis => write!(f, "cannot disconnect the genesis block"),
             Self::InvalidAmount { txid } => {
                 write!(f, "transaction {txid} creates more than 21 million bitcoin")
+            }
+            Self::UnconfirmedCoinbase { txid } => {
+                write!(f, "coinbase transaction {txid} given as unconfirmed")
             }
             Self::InsufficientFunds { needed, available } => {
                 write!(f, "insufficient funds: need {needed}, have {available}")
@@ -171,6 +188,8 @@ impl fmt::Display for OnchainError {
                 write!(f, "fee of transaction {txid} is unknown to the wallet")
             }
             Self::FeeOverflow => write!(f, "fee computation overflowed"),
+            Self::FeeRateTooHigh { fee_rate } => write!(f, "fee rate {fee_rate} is too high"),
+            Self::AmountTooLarge { amount } => write!(f, "amount {amount} is too large"),
         }
     }
 }

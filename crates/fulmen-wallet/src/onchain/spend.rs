@@ -24,14 +24,28 @@ use bitcoin::psbt::Psbt;
 use bitcoin::secp256k1::rand::rngs::StdRng;
 use bitcoin::secp256k1::rand::SeedableRng;
 use bitcoin::{Amount, FeeRate, OutPoint, ScriptBuf, Txid};
-use fulmen_types::Sat;
+use fulmen_types::{Sat, MAX_MONEY_SAT};
+
+/// The highest fee rate the wallet builds with: 525,000,000 sat/kw
+/// (2.1 million sat/vB), where a maximum-weight (4,000,000 WU) transaction's
+/// fee would be all bitcoin. Above it bdk's fee arithmetic can overflow.
+pub const MAX_FEE_RATE: FeeRate = FeeRate::from_sat_per_kwu(MAX_MONEY_SAT / 4_000_000);
+
+fn check_fee_rate(fee_rate: FeeRate) -> Result<(), OnchainError> {
+    if fee_rate > MAX_FEE_RATE {
+        return Err(OnchainError::FeeRateTooHigh { fee_rate });
+    }
+    Ok(())
+}
 
 impl OnchainWallet {
     /// Builds and signs a transaction paying `amount` to `script_pubkey` at
     /// `fee_rate` (for a BOLT fee rate in sat/kw use
     /// [`FeeRate::from_sat_per_kwu`]), change back to the wallet.
     ///
-    /// `coins` says whether unconfirmed coins may be spent. Fails with
+    /// `fee_rate` is not checked against a relay minimum (253 sat/kw on
+    /// mainnet): that is the caller's policy. `coins` says whether
+    /// unconfirmed coins may be spent. Fails with
     /// [`OnchainError::InsufficientFunds`] if the coins do not cover the
     /// amount and the fee; immature coinbase outputs are never spent.
     pub fn build_payment(
@@ -42,6 +56,10 @@ impl OnchainWallet {
         coins: CoinPolicy,
         aux_rand: [u8; 32],
     ) -> Result<SignedPayment, OnchainError> {
+        check_fee_rate(fee_rate)?;
+        if amount.value() > MAX_MONEY_SAT {
+            return Err(OnchainError::AmountTooLarge { amount });
+        }
         let mut rng = StdRng::from_seed(aux_rand);
         let value = Amount::from(amount);
         let mut builder = self.wallet.build_tx();
@@ -79,6 +97,7 @@ impl OnchainWallet {
         coins: CoinPolicy,
         aux_rand: [u8; 32],
     ) -> Result<SignedTx, OnchainError> {
+        check_fee_rate(fee_rate)?;
         let mut rng = StdRng::from_seed(aux_rand);
         let mut builder = self.wallet.build_tx();
         builder
@@ -110,6 +129,7 @@ impl OnchainWallet {
         target: FeeRate,
         aux_rand: [u8; 32],
     ) -> Result<SignedTx, OnchainError> {
+        check_fee_rate(target)?;
         if outpoint.txid != parent_txid {
             return Err(OnchainError::NotOurOutput { outpoint });
         }

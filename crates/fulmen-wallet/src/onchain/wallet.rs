@@ -134,9 +134,9 @@ impl OnchainWallet {
     ///
     /// Blocks are applied in order. Applying a block at a height the wallet
     /// already has with another hash is a reorg: bdk replaces that block and
-    /// drops every block above it, so the transactions they confirmed are no
-    /// longer confirmed (they are unconfirmed if they were seen in the
-    /// mempool, otherwise no longer counted). To switch to a fork, feed the
+    /// drops every block above it, so the transactions they confirmed are
+    /// unconfirmed again (bdk keeps them, as they may be mined again, until
+    /// a conflicting transaction replaces them). To switch to a fork, feed the
     /// new chain from the first block after the fork point; or first call
     /// [`disconnect_to`](Self::disconnect_to) with the fork height, as a
     /// chain source that reports disconnections does. Re-applying a block
@@ -192,22 +192,19 @@ impl OnchainWallet {
     }
 
     /// Forgets every block above `height` (the fork point of a reorg): the
-    /// transactions they confirmed are no longer confirmed. Then feed the
+    /// transactions they confirmed are unconfirmed again. Then feed the
     /// new chain's blocks from `height + 1`.
     ///
     /// bdk's wallet has no in-place disconnect, so this commits the removal
     /// of those blocks to the database and reloads the wallet from it (a full
     /// reload: reorgs are rare). `height` at or above the tip changes
-    /// nothing.
+    /// nothing; the genesis block (height 0) always stays.
     pub fn disconnect_to(&mut self, height: u32) -> Result<(), OnchainError> {
         self.persist()?;
         let mut changeset = ChangeSet::default();
         for cp in self.wallet.latest_checkpoint().iter() {
             if cp.height() <= height {
                 break;
-            }
-            if cp.height() == 0 {
-                return Err(OnchainError::CannotDisconnectGenesis);
             }
             changeset.local_chain.blocks.insert(cp.height(), None);
         }
@@ -224,7 +221,9 @@ impl OnchainWallet {
     /// Applies transactions seen in the mempool at time `seen_at` (the
     /// caller's clock, e.g. UNIX seconds; keep it increasing). Transactions
     /// unrelated to the wallet are ignored. Among conflicting unconfirmed
-    /// transactions, the one seen last wins.
+    /// transactions, the one seen last wins. A coinbase or a transaction
+    /// creating more than 21 million bitcoin fails the whole call, applying
+    /// nothing.
     ///
     /// The wallet's own transactions are applied this way too, when they are
     /// broadcast (or before, to reserve their inputs; see
@@ -236,6 +235,11 @@ impl OnchainWallet {
     ) -> Result<(), OnchainError> {
         let txs: Vec<Transaction> = txs.into_iter().collect();
         for tx in &txs {
+            if tx.is_coinbase() {
+                return Err(OnchainError::UnconfirmedCoinbase {
+                    txid: tx.compute_txid(),
+                });
+            }
             check_amounts(tx)?;
         }
         self.wallet

@@ -101,6 +101,31 @@ pub fn build_htlc_tx(
     revocation: &RevocationPubkey,
     local_delayed: &DelayedPubkey,
 ) -> Result<Transaction, HtlcTxError> {
+    let script_pubkey = p2wsh(&htlc_output_script(
+        revocation,
+        to_self_delay,
+        local_delayed,
+    ));
+    build_with_output_script(
+        commitment_txid,
+        output_index,
+        htlc,
+        channel_type,
+        feerate_per_kw,
+        script_pubkey,
+    )
+}
+
+/// [`build_htlc_tx`] with the second-stage `scriptPubKey` already computed
+/// (it is the same for every HTLC of a commitment).
+fn build_with_output_script(
+    commitment_txid: Txid,
+    output_index: u32,
+    htlc: &Htlc,
+    channel_type: ChannelType,
+    feerate_per_kw: u32,
+    script_pubkey: ScriptBuf,
+) -> Result<Transaction, HtlcTxError> {
     let amount = htlc.amount.to_sat_floor();
     let fee = second_stage_fee(htlc.direction, feerate_per_kw, channel_type);
     let value = amount
@@ -110,7 +135,6 @@ pub fn build_htlc_tx(
         HtlcTxKind::Timeout => LockTime::from_consensus(htlc.cltv_expiry),
         HtlcTxKind::Success => LockTime::ZERO,
     };
-    let script = htlc_output_script(revocation, to_self_delay, local_delayed);
     Ok(Transaction {
         version: Version::TWO,
         lock_time,
@@ -125,7 +149,7 @@ pub fn build_htlc_tx(
         }],
         output: vec![TxOut {
             value: Amount::from_sat(value.value()),
-            script_pubkey: p2wsh(&script),
+            script_pubkey,
         }],
     })
 }
@@ -154,21 +178,24 @@ impl CommitmentTx {
     /// built from.
     pub fn htlc_txs(&self, params: &CommitmentParams<'_>) -> Result<Vec<HtlcTx>, HtlcTxError> {
         let txid = self.tx.compute_txid();
+        let script_pubkey = p2wsh(&htlc_output_script(
+            &params.keys.revocation,
+            params.to_self_delay,
+            &params.keys.local_delayed,
+        ));
         let mut out = Vec::with_capacity(self.untrimmed_htlc_count());
         for (vout, index, output) in self.htlc_outputs() {
             let htlc = params
                 .htlcs
                 .get(index)
                 .ok_or(HtlcTxError::UnknownHtlc { index })?;
-            let tx = build_htlc_tx(
+            let tx = build_with_output_script(
                 txid,
                 vout,
                 htlc,
                 params.channel_type,
                 params.feerate_per_kw,
-                params.to_self_delay,
-                &params.keys.revocation,
-                &params.keys.local_delayed,
+                script_pubkey.clone(),
             )?;
             out.push(HtlcTx {
                 kind: HtlcTxKind::for_direction(htlc.direction),

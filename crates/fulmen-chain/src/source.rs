@@ -126,3 +126,28 @@ pub trait ChainSource: Send + Sync {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitcoin::hashes::Hash;
+
+    #[test]
+    fn trait_is_object_safe_and_shareable() {
+        fn takes(_: std::sync::Arc<dyn ChainSource>) {}
+        let chain = crate::EmbeddedChain::in_memory(crate::EmbeddedConfig::default());
+        takes(std::sync::Arc::new(chain.clone()));
+        let dynamic: &dyn ChainSource = &chain;
+        assert_eq!(dynamic.tip().unwrap().height, 0);
+        assert_eq!(
+            dynamic.block_at(0).unwrap().unwrap().block_hash(),
+            dynamic.tip().unwrap().hash
+        );
+        assert_eq!(
+            dynamic
+                .tx_confirmations(&bitcoin::Txid::from_byte_array([0; 32]))
+                .unwrap(),
+            None
+        );
+    }
+}

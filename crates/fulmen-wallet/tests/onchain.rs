@@ -461,3 +461,51 @@ fn a_reorged_out_coinbase_is_dropped() {
     assert_eq!(wallet.balance(), Balance::default());
     assert!(wallet.list_unspent().is_empty());
 }
+
+/// Every mutating call is committed when it returns: a second handle on the
+/// same file, opened while the first is still alive (so nothing can be
+/// flushed at drop), sees it.
+#[test]
+fn every_mutation_is_durable_when_it_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("wallet.sqlite");
+    let tree = support::tree(1);
+    let reopen = || OnchainWallet::open(&tree, Network::Regtest, &path).unwrap();
+    let mut wallet = OnchainWallet::open(&tree, Network::Regtest, &path).unwrap();
+    let mut chain = Chain::new();
+
+    let address = wallet.new_address().unwrap();
+    assert_eq!(reopen().last_revealed_index(Keychain::Receive), Some(0));
+
+    chain.mine(
+        &mut wallet,
+        vec![out(SUBSIDY, address.address.script_pubkey())],
+        vec![],
+    );
+    assert_eq!(reopen().tip(), wallet.tip());
+    assert_eq!(reopen().balance().immature, Sat::from(SUBSIDY));
+    chain.mine_empty(&mut wallet, 99);
+    assert_eq!(reopen().balance().confirmed, Sat::from(SUBSIDY));
+
+    let paid = wallet
+        .build_payment(
+            support::funding_script(),
+            Sat(50_000),
+            bitcoin::FeeRate::from_sat_per_kwu(253),
+            fulmen_wallet::onchain::CoinPolicy::ConfirmedOnly,
+            [0; 32],
+        )
+        .unwrap();
+    assert_eq!(reopen().last_revealed_index(Keychain::Change), Some(0));
+
+    wallet.apply_unconfirmed([paid.tx.clone()], 7).unwrap();
+    assert_eq!(reopen().balance(), wallet.balance());
+    assert_eq!(reopen().balance().confirmed, Sat(0));
+
+    wallet.apply_evicted([paid.tx.compute_txid()], 8).unwrap();
+    assert_eq!(reopen().balance().confirmed, Sat::from(SUBSIDY));
+
+    wallet.disconnect_to(50).unwrap();
+    assert_eq!(reopen().tip().height, 50);
+    assert_eq!(reopen().balance(), wallet.balance());
+}

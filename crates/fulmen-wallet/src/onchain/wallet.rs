@@ -369,3 +369,44 @@ impl fmt::Debug for OnchainWallet {
             .finish_non_exhaustive()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::Mnemonic;
+
+    #[test]
+    fn commits_are_synchronous_full() {
+        let secp = Secp256k1::new();
+        let seed = Mnemonic::from_entropy(&[3; 16]).unwrap().to_seed("");
+        let tree = KeyTree::new(&secp, &seed, Network::Regtest).unwrap();
+        let wallet = OnchainWallet::in_memory(&tree, Network::Regtest).unwrap();
+        let level: i64 = wallet
+            .db
+            .pragma_query_value(None, "synchronous", |row| row.get(0))
+            .unwrap();
+        assert_eq!(level, 2, "FULL");
+    }
+
+    #[test]
+    fn amounts_above_max_money_are_refused() {
+        let tx = |values: &[u64]| Transaction {
+            version: bitcoin::transaction::Version::TWO,
+            lock_time: bitcoin::absolute::LockTime::ZERO,
+            input: vec![],
+            output: values
+                .iter()
+                .map(|&v| bitcoin::TxOut {
+                    value: Amount::from_sat(v),
+                    script_pubkey: ScriptBuf::new(),
+                })
+                .collect(),
+        };
+        let max = Amount::MAX_MONEY.to_sat();
+        assert!(check_amounts(&tx(&[max])).is_ok());
+        assert!(check_amounts(&tx(&[max - 1, 1])).is_ok());
+        assert!(check_amounts(&tx(&[max, 1])).is_err());
+        assert!(check_amounts(&tx(&[max + 1])).is_err());
+        assert!(check_amounts(&tx(&[u64::MAX, u64::MAX])).is_err());
+    }
+}

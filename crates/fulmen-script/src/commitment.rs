@@ -45,8 +45,9 @@ pub enum CommitmentError {
         /// The sum of balances and HTLCs (`None` if it overflowed).
         total: Option<Msat>,
     },
-    /// The fee computation overflowed (absurd feerate or HTLC count).
-    FeeOverflow,
+    /// An amount or fee computation overflowed (absurd funding amount,
+    /// feerate or HTLC count).
+    Overflow,
     /// The outputs would spend more than the funding output holds (the
     /// funder cannot pay for the anchors).
     OutputsExceedFunding,
@@ -62,7 +63,7 @@ impl fmt::Display for CommitmentError {
                 Some(t) => write!(f, "balances and htlcs sum to {t}, funding is {funding}"),
                 None => write!(f, "balances and htlcs overflow, funding is {funding}"),
             },
-            Self::FeeOverflow => f.write_str("commitment fee overflows"),
+            Self::Overflow => f.write_str("commitment amount or fee overflows"),
             Self::OutputsExceedFunding => {
                 f.write_str("commitment outputs exceed the funding amount")
             }
@@ -146,7 +147,8 @@ pub struct CommitmentParams<'a> {
     /// The delay on the owner's outputs: the `to_self_delay` the
     /// counterparty asked for.
     pub to_self_delay: u16,
-    /// The owner's `dust_limit_satoshis`.
+    /// The owner's `dust_limit_satoshis`. (Whatever its value, no
+    /// zero-value output is ever created; BOLT 2 forbids limits below 354.)
     pub dust_limit: Sat,
     /// The commitment's `feerate_per_kw`.
     pub feerate_per_kw: u32,
@@ -254,14 +256,10 @@ struct Pending {
 /// Builds the unsigned commitment transaction described by `params`.
 pub fn build_commitment(params: &CommitmentParams<'_>) -> Result<CommitmentTx, CommitmentError> {
     let obscured = params.obscuring_factor.obscure(params.commitment_number)?;
-    let funding_msat =
-        params
-            .funding_amount
-            .checked_to_msat()
-            .ok_or(CommitmentError::BalanceMismatch {
-                funding: Msat::MAX,
-                total: None,
-            })?;
+    let funding_msat = params
+        .funding_amount
+        .checked_to_msat()
+        .ok_or(CommitmentError::Overflow)?;
     let total = params
         .to_local
         .checked_add(params.to_remote)
@@ -289,18 +287,18 @@ pub fn build_commitment(params: &CommitmentParams<'_>) -> Result<CommitmentTx, C
         .collect();
     let untrimmed = trimmed.iter().filter(|t| !**t).count();
     let base_fee = commitment_fee(params.feerate_per_kw, channel_type, untrimmed)
-        .ok_or(CommitmentError::FeeOverflow)?;
+        .ok_or(CommitmentError::Overflow)?;
     let anchors_total = if channel_type.has_anchors() {
         ANCHOR_OUTPUT_VALUE
             .checked_mul(2)
-            .ok_or(CommitmentError::FeeOverflow)?
+            .ok_or(CommitmentError::Overflow)?
     } else {
         Sat::ZERO
     };
     let funder_pays = base_fee
         .checked_add(anchors_total)
         .and_then(Sat::checked_to_msat)
-        .ok_or(CommitmentError::FeeOverflow)?;
+        .ok_or(CommitmentError::Overflow)?;
 
     let (mut local, mut remote) = (params.to_local, params.to_remote);
     let funder_balance = match params.funder {

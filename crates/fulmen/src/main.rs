@@ -1,7 +1,46 @@
-//! The `fulmen` binary. See the README for what works so far.
+//! The `fulmen` binary: daemon, embedded chain server, demo and client
+//! commands in one executable (like `ipfs daemon` / `ipfs id`).
+//!
+//! Each subcommand lives in its own module; client commands print JSON on
+//! stdout and exit non-zero with a JSON error on failure.
 
 #![forbid(unsafe_code)]
 
-fn main() {
-    println!("fulmen {}", env!("CARGO_PKG_VERSION"));
+mod chain_cmd;
+mod demo;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Command-line interface of the Fulmen Lightning node.
+#[derive(Parser, Debug)]
+#[command(name = "fulmen", version, about = "Fulmen: a Lightning Network node")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Runs the seed scenarios on an embedded chain in one process and prints what happens.
+    Demo(demo::DemoArgs),
+    /// Serves the embedded regtest chain over a Bitcoin Core compatible JSON-RPC.
+    Chain(chain_cmd::ChainArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Chain(args) => chain_cmd::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let err = serde_json::json!({ "error": e.to_string() });
+            eprintln!("{err}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -170,6 +170,10 @@ pub fn verify_funding_spend<C: Verification>(
 
 /// Signs an HTLC transaction's only input, which spends `htlc_script`
 /// holding `htlc_amount`.
+///
+/// For the signatures sent in `commitment_signed` (on the counterparty's
+/// HTLC transactions) use [`counterparty_htlc_sighash_type`]; for the
+/// owner's own signature when broadcasting, `SIGHASH_ALL`.
 pub fn sign_htlc_tx<C: Signing>(
     secp: &Secp256k1<C>,
     tx: &Transaction,
@@ -298,5 +302,112 @@ mod tests {
         high[32..].copy_from_slice(&s);
         let high = Signature::from_compact(&high).unwrap();
         assert_eq!(check_low_s(&high), Err(SignError::HighS));
+    }
+
+    fn one_input_tx() -> Transaction {
+        Transaction {
+            version: bitcoin::transaction::Version::TWO,
+            lock_time: bitcoin::absolute::LockTime::ZERO,
+            input: vec![bitcoin::TxIn::default()],
+            output: vec![bitcoin::TxOut {
+                value: Amount::from_sat(1000),
+                script_pubkey: bitcoin::ScriptBuf::new(),
+            }],
+        }
+    }
+
+    #[test]
+    fn verification_errors_are_typed() {
+        let secp = Secp256k1::new();
+        let key = SecretKey::from_slice(&[0x42; 32]).unwrap();
+        let other = PublicKey::from_secret_key(&secp, &SecretKey::from_slice(&[0x43; 32]).unwrap());
+        let mine = PublicKey::from_secret_key(&secp, &key);
+        let script = crate::scripts::funding_script(&mine, &other);
+        let tx = one_input_tx();
+        let sig = sign_funding_spend(&secp, &tx, &script, Sat(5000), &key).unwrap();
+        assert_eq!(
+            verify_funding_spend(&secp, &tx, &script, Sat(5000), &sig, &mine),
+            Ok(())
+        );
+        assert_eq!(
+            verify_funding_spend(&secp, &tx, &script, Sat(5000), &sig, &other),
+            Err(SignError::InvalidSignature)
+        );
+        // The amount is committed to.
+        assert_eq!(
+            verify_funding_spend(&secp, &tx, &script, Sat(5001), &sig, &mine),
+            Err(SignError::InvalidSignature)
+        );
+        let mut no_input = tx.clone();
+        no_input.input.clear();
+        assert_eq!(
+            sign_funding_spend(&secp, &no_input, &script, Sat(5000), &key),
+            Err(SignError::MissingInput { index: 0 })
+        );
+        // A signature under the other sighash type does not verify as ALL.
+        let single = sign_htlc_tx(
+            &secp,
+            &tx,
+            &script,
+            Sat(5000),
+            EcdsaSighashType::SinglePlusAnyoneCanPay,
+            &key,
+        )
+        .unwrap();
+        assert_eq!(
+            verify_counterparty_htlc_signature(
+                &secp,
+                &tx,
+                &script,
+                Sat(5000),
+                ChannelType::StaticRemoteKey,
+                &single,
+                &mine
+            ),
+            Err(SignError::InvalidSignature)
+        );
+        assert_eq!(
+            verify_counterparty_htlc_signature(
+                &secp,
+                &tx,
+                &script,
+                Sat(5000),
+                ChannelType::AnchorsZeroFeeHtlcTx,
+                &single,
+                &mine
+            ),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn funding_witness_orders_by_key() {
+        let secp = Secp256k1::new();
+        let ka = SecretKey::from_slice(&[0x42; 32]).unwrap();
+        let kb = SecretKey::from_slice(&[0x43; 32]).unwrap();
+        let (pa, pb) = (
+            PublicKey::from_secret_key(&secp, &ka),
+            PublicKey::from_secret_key(&secp, &kb),
+        );
+        let script = crate::scripts::funding_script(&pa, &pb);
+        let tx = one_input_tx();
+        let sa = sign_funding_spend(&secp, &tx, &script, Sat(1), &ka).unwrap();
+        let sb = sign_funding_spend(&secp, &tx, &script, Sat(1), &kb).unwrap();
+        let w1 = funding_witness(&script, (&pa, &sa), (&pb, &sb));
+        let w2 = funding_witness(&script, (&pb, &sb), (&pa, &sa));
+        assert_eq!(w1, w2);
+        assert_eq!(w1.len(), 4);
+        assert!(w1.nth(0).unwrap().is_empty());
+        let first_sig = if pa.serialize() < pb.serialize() {
+            sa
+        } else {
+            sb
+        };
+        assert_eq!(
+            w1.nth(1).unwrap(),
+            with_type(&first_sig, EcdsaSighashType::All)
+                .to_vec()
+                .as_slice()
+        );
     }
 }

@@ -106,19 +106,44 @@ pub fn route_secrets(
     Ok(out)
 }
 
+/// The first hop's ephemeral public key and the shared secret with every
+/// hop: [`route_secrets`] without deriving the last hop's ephemeral public
+/// key, which nothing needs (it saves one point multiplication).
+fn first_key_and_secrets(
+    session_key: &SecretKey,
+    hops: &[PublicKey],
+) -> Result<(PublicKey, Vec<SharedSecret>), KeyError> {
+    let secp = keys::secp();
+    let first = PublicKey::from_secret_key(secp, session_key);
+    let mut epk = first;
+    let mut ek = *session_key;
+    let mut secrets = Vec::with_capacity(hops.len());
+    for (i, hop) in hops.iter().enumerate() {
+        if i > 0 {
+            epk = PublicKey::from_secret_key(secp, &ek);
+        }
+        let ss = keys::ecdh(hop, &ek);
+        if i + 1 < hops.len() {
+            ek = keys::mul_secret(&ek, keys::blinding_factor(&epk, &ss))?;
+        }
+        secrets.push(ss);
+    }
+    Ok((first, secrets))
+}
+
 /// The filler: the bytes that the first `n - 1` hops will shift into the end
 /// of `hop_payloads`, as the last hop will see them. `shifts[i]` is hop `i`'s
-/// framed payload length plus the HMAC length.
-fn filler(secrets: &[SharedSecret], shifts: &[usize]) -> Vec<u8> {
+/// framed payload length plus the HMAC length; `rhos[i]` its `rho` key.
+fn filler(rhos: &[[u8; 32]], shifts: &[usize]) -> Vec<u8> {
     let mut filler: Vec<u8> = Vec::new();
-    let forwarding = secrets.len().saturating_sub(1);
-    for (ss, shift) in secrets.iter().zip(shifts).take(forwarding) {
+    let forwarding = rhos.len().saturating_sub(1);
+    for (rho, shift) in rhos.iter().zip(shifts).take(forwarding) {
         // Hop i appends `shift` zero bytes and XORs its rho stream over the
         // 2 * 1300-byte buffer; the filler so far sits at the end of its
         // incoming 1300 bytes, i.e. at stream offset 1300 - filler.len().
         let offset = HOP_PAYLOADS_LEN.saturating_sub(filler.len());
         filler.resize(filler.len() + shift, 0);
-        keys::xor_stream_at(&ss.key(KeyType::Rho), offset as u64, &mut filler);
+        keys::xor_stream_at(rho, offset as u64, &mut filler);
     }
     filler
 }
@@ -151,9 +176,9 @@ pub fn build_onion(
     }
 
     let node_ids: Vec<PublicKey> = hops.iter().map(|h| h.node_id).collect();
-    let route = route_secrets(session_key, &node_ids)?;
-    let secrets: Vec<SharedSecret> = route.iter().map(|(_, ss)| *ss).collect();
-    let filler = filler(&secrets, &shifts);
+    let (first_key, secrets) = first_key_and_secrets(session_key, &node_ids)?;
+    let rhos: Vec<[u8; 32]> = secrets.iter().map(|ss| ss.key(KeyType::Rho)).collect();
+    let filler = filler(&rhos, &shifts);
 
     // Start from 1300 pseudo-random bytes derived from the session key.
     let pad_key = keys::hmac256(KeyType::Pad.label(), &session_key.secret_bytes());
@@ -161,7 +186,7 @@ pub fn build_onion(
     keys::xor_stream(&pad_key, &mut header);
 
     let mut next_hmac = [0u8; HMAC_LEN];
-    for (i, (hop, ss)) in hops.iter().zip(&secrets).enumerate().rev() {
+    for (i, ((hop, ss), rho)) in hops.iter().zip(&secrets).zip(&rhos).enumerate().rev() {
         let len = hop.framed_payload.len();
         let shift = len + HMAC_LEN;
         header.copy_within(..HOP_PAYLOADS_LEN - shift, shift);
@@ -169,7 +194,7 @@ pub fn build_onion(
         let (payload_slot, hmac_slot) = front.split_at_mut(len);
         payload_slot.copy_from_slice(hop.framed_payload);
         hmac_slot.copy_from_slice(&next_hmac);
-        keys::xor_stream(&ss.key(KeyType::Rho), &mut header);
+        keys::xor_stream(rho, &mut header);
         if i + 1 == hops.len() {
             let (_, tail) = header.split_at_mut(HOP_PAYLOADS_LEN - filler.len());
             tail.copy_from_slice(&filler);
@@ -177,10 +202,6 @@ pub fn build_onion(
         next_hmac = keys::hmac256_parts(&ss.key(KeyType::Mu), &[&header, associated_data]);
     }
 
-    let first_key = route
-        .first()
-        .map(|(epk, _)| *epk)
-        .ok_or(BuildError::NoHops)?;
     Ok(BuiltOnion {
         packet: OnionPacket {
             version: ONION_VERSION,

@@ -182,6 +182,11 @@ pub fn mul_secret(secret: &SecretKey, factor: [u8; 32]) -> Result<SecretKey, Key
         .map_err(|_| KeyError::InvalidTweak)
 }
 
+/// The public key of `secret`.
+pub fn public_key(secret: &SecretKey) -> PublicKey {
+    PublicKey::from_secret_key(secp(), secret)
+}
+
 /// Parses a 33-byte compressed public key.
 pub fn parse_public(bytes: &[u8]) -> Result<PublicKey, KeyError> {
     PublicKey::from_slice(bytes).map_err(|_| KeyError::InvalidPublicKey)

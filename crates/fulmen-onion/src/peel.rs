@@ -182,21 +182,26 @@ pub fn peel(
     associated_data: &[u8],
     path_key: Option<&PublicKey>,
 ) -> Result<Peeled, PeelError> {
-    let sha256_of_onion = packet.sha256();
+    // `sha256_of_onion` is computed on the error paths only.
     if packet.version != ONION_VERSION {
+        let sha256_of_onion = packet.sha256();
         return Err(PeelError::InvalidVersion {
             version: packet.version,
             sha256_of_onion,
         });
     }
-    let epk = keys::parse_public(&packet.public_key)
-        .map_err(|_| PeelError::InvalidKey { sha256_of_onion })?;
+    let epk = keys::parse_public(&packet.public_key).map_err(|_| PeelError::InvalidKey {
+        sha256_of_onion: packet.sha256(),
+    })?;
 
     let tweaked;
     let key = match path_key {
         Some(pk) => {
-            tweaked = blinding::blinded_node_secret(node_secret, pk)
-                .map_err(|_| PeelError::InvalidPathKey { sha256_of_onion })?;
+            tweaked = blinding::blinded_node_secret(node_secret, pk).map_err(|_| {
+                PeelError::InvalidPathKey {
+                    sha256_of_onion: packet.sha256(),
+                }
+            })?;
             &tweaked
         }
         None => node_secret,
@@ -208,7 +213,9 @@ pub fn peel(
         &[&packet.hop_payloads, associated_data],
     );
     if !keys::ct_eq(&expected, &packet.hmac) {
-        return Err(PeelError::InvalidHmac { sha256_of_onion });
+        return Err(PeelError::InvalidHmac {
+            sha256_of_onion: packet.sha256(),
+        });
     }
 
     // Decrypt hop_payloads extended with 1300 zero bytes.
@@ -219,7 +226,7 @@ pub fn peel(
 
     let bad_payload = |tlv_type: u64, offset: u16| PeelError::InvalidPayload {
         shared_secret: ss,
-        sha256_of_onion,
+        sha256_of_onion: packet.sha256(),
         tlv_type,
         offset,
     };
@@ -251,8 +258,11 @@ pub fn peel(
     let next = if next_hmac == [0u8; HMAC_LEN] {
         NextHop::Final
     } else {
-        let next_key = keys::mul_public(&epk, keys::blinding_factor(&epk, &ss))
-            .map_err(|_| PeelError::InvalidKey { sha256_of_onion })?;
+        let next_key = keys::mul_public(&epk, keys::blinding_factor(&epk, &ss)).map_err(|_| {
+            PeelError::InvalidKey {
+                sha256_of_onion: packet.sha256(),
+            }
+        })?;
         let mut hop_payloads = [0u8; HOP_PAYLOADS_LEN];
         hop_payloads.copy_from_slice(
             unwrapped

@@ -111,6 +111,8 @@ pub enum StoreError {
     /// timeout, ...). A failed commit applied nothing; stop the affected
     /// channels and alert the operator.
     Sqlite(rusqlite::Error),
+    /// Creating the database file failed. Refuse to run.
+    Io(std::io::Error),
     /// The database was written by a newer Fulmen (its schema version is
     /// above what this binary knows). Refuse to run: upgrade the binary.
     SchemaTooNew {
@@ -166,6 +168,10 @@ pub enum StoreError {
     /// A channel write names a different peer from the one stored for that
     /// channel. Nothing of the batch was written; this is a node bug.
     ChannelPeerMismatch(ChannelId),
+    /// A preimage does not hash to the payment hash it is stored under.
+    /// Nothing of the batch was written; this is a node bug (a preimage from a
+    /// peer must be checked before it gets here).
+    PreimageMismatch(RecordRef),
     /// A revoked commitment record differs from the one already stored under
     /// the same channel and commitment number (records are append-only).
     /// Nothing of the batch was written; this is a node bug.
@@ -181,6 +187,7 @@ impl fmt::Display for StoreError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sqlite(e) => write!(f, "sqlite: {e}"),
+            Self::Io(e) => write!(f, "creating the database file: {e}"),
             Self::SchemaTooNew { found, supported } => write!(
                 f,
                 "database schema version {found} is newer than the newest this binary supports ({supported})"
@@ -202,6 +209,9 @@ impl fmt::Display for StoreError {
             Self::InvalidTransition { record, from, to } => {
                 write!(f, "{record} cannot go from {from} to {to}")
             }
+            Self::PreimageMismatch(r) => {
+                write!(f, "the preimage of {r} does not match its payment hash")
+            }
             Self::ChannelPeerMismatch(id) => {
                 write!(f, "channel {id} is stored with a different peer")
             }
@@ -220,6 +230,7 @@ impl std::error::Error for StoreError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::Sqlite(e) => Some(e),
+            Self::Io(e) => Some(e),
             _ => None,
         }
     }

@@ -107,8 +107,17 @@ fn exists(conn: &Connection, sql: &str, key: &dyn rusqlite::ToSql) -> Result<boo
         .is_some())
 }
 
-/// Inserts a new invoice; refuses a duplicate payment hash or label.
+/// Inserts a new invoice; refuses a duplicate payment hash or label, and a
+/// preimage that does not hash to the payment hash.
 pub(crate) fn insert(conn: &Connection, inv: &Invoice) -> Result<(), StoreError> {
+    if inv
+        .preimage
+        .is_some_and(|p| p.payment_hash() != inv.payment_hash)
+    {
+        return Err(StoreError::PreimageMismatch(RecordRef::Invoice(
+            inv.payment_hash,
+        )));
+    }
     if exists(
         conn,
         "SELECT 1 FROM invoices WHERE payment_hash = ?1",

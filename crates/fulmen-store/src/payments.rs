@@ -191,8 +191,16 @@ pub enum PartUpdate {
     },
 }
 
-/// Inserts a new payment; refuses a duplicate payment hash.
+/// Inserts a new payment; refuses a duplicate payment hash, and a preimage
+/// that does not hash to the payment hash.
 pub(crate) fn insert(conn: &Connection, p: &Payment) -> Result<(), StoreError> {
+    if p.preimage
+        .is_some_and(|pre| pre.payment_hash() != p.payment_hash)
+    {
+        return Err(StoreError::PreimageMismatch(RecordRef::Payment(
+            p.payment_hash,
+        )));
+    }
     if status_of(conn, &p.payment_hash)?.is_some() {
         return Err(StoreError::Duplicate(RecordRef::Payment(p.payment_hash)));
     }
@@ -230,6 +238,11 @@ pub(crate) fn update(
     hash: &PaymentHash,
     update: &PaymentUpdate,
 ) -> Result<(), StoreError> {
+    if let PaymentUpdate::Succeeded { preimage, .. } = update {
+        if preimage.payment_hash() != *hash {
+            return Err(StoreError::PreimageMismatch(RecordRef::Payment(*hash)));
+        }
+    }
     let (from, to) = match update {
         PaymentUpdate::Succeeded { .. } => (PaymentStatus::Pending, PaymentStatus::Succeeded),
         PaymentUpdate::Failed { .. } => (PaymentStatus::Pending, PaymentStatus::Failed),

@@ -48,6 +48,24 @@ pub struct Store {
     version: u32,
 }
 
+/// Creates the database file readable and writable by its owner only (it
+/// holds preimages and channel secrets) if it does not exist yet. SQLite gives
+/// its WAL and shared-memory files the database file's permissions.
+fn create_private(path: &Path) -> Result<(), StoreError> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(StoreError::Io(e)),
+    }
+}
+
 fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(
         e.sqlite_error_code(),
@@ -68,6 +86,8 @@ impl Store {
     /// [`StoreError::Locked`] if another process holds it,
     /// [`StoreError::JournalMode`] if the file system refuses WAL.
     pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        create_private(path)?;
         let mut conn = Connection::open(path)?;
         conn.busy_timeout(options.busy_timeout)?;
         if options.exclusive {

@@ -148,3 +148,27 @@ fn a_non_exclusive_store_lets_a_reader_in() {
         .unwrap();
     assert_eq!(v, [1]);
 }
+
+#[cfg(unix)]
+#[test]
+fn the_database_and_its_wal_are_private_to_the_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let (_dir, path) = temp_db();
+    let mut store = open_shared(&path);
+    let mut batch = Batch::new();
+    batch.insert_invoice(invoice(1));
+    store.commit(batch).unwrap();
+    let mut wal = path.clone().into_os_string();
+    wal.push("-wal");
+    for file in [path.as_os_str(), wal.as_os_str()] {
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{file:?}");
+    }
+}
+
+#[test]
+fn a_path_in_a_missing_directory_is_an_io_error() {
+    let (_dir, path) = temp_db();
+    let bad = path.join("no").join("such").join("db");
+    assert!(matches!(Store::open(bad), Err(StoreError::Io(_))));
+}

@@ -761,3 +761,50 @@ fn damaged_values_are_reported_as_corruption() {
         5
     );
 }
+
+#[test]
+fn a_preimage_must_hash_to_its_payment_hash() {
+    let (_dir, path) = temp_db();
+    let mut store = Store::open(&path).unwrap();
+    let mut inv = invoice(1);
+    inv.preimage = Some(preimage(2));
+    match commit(&mut store, |b| {
+        b.insert_invoice(inv);
+    }) {
+        Err(StoreError::PreimageMismatch(RecordRef::Invoice(h))) => assert_eq!(h, hash(1)),
+        other => panic!("{other:?}"),
+    }
+    let mut p = payment(1);
+    p.preimage = Some(preimage(2));
+    match commit(&mut store, |b| {
+        b.insert_payment(p);
+    }) {
+        Err(StoreError::PreimageMismatch(RecordRef::Payment(h))) => assert_eq!(h, hash(1)),
+        other => panic!("{other:?}"),
+    }
+    commit(&mut store, |b| {
+        b.insert_payment(payment(1));
+    })
+    .unwrap();
+    let wrong = PaymentUpdate::Succeeded {
+        preimage: preimage(2),
+        fee: Msat(0),
+        completed_at: 1,
+    };
+    match commit(&mut store, |b| {
+        b.update_payment(hash(1), wrong);
+    }) {
+        Err(e @ StoreError::PreimageMismatch(_)) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("does not match") && !msg.contains("5a5a"),
+                "{msg}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        store.payment_by_hash(&hash(1)).unwrap().unwrap().status,
+        PaymentStatus::Pending
+    );
+}

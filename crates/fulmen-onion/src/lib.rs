@@ -35,7 +35,7 @@
 //!   `ammag`), ChaCha20 streams, ephemeral key blinding.
 //! - [`packet`]: the 1366-byte `onion_packet`.
 //! - [`construct`]: packet construction with filler generation.
-//! - [`peel`]: one layer of decryption with the exact BOLT 4 failure codes.
+//! - [`mod@peel`]: one layer of decryption with the exact BOLT 4 failure codes.
 //! - [`payload`]: the hop payload TLV stream and its BigSize framing.
 //! - [`failure`]: failure codes and messages, and the return packet.
 //! - [`blinding`] and [`blinded_data`]: route blinding.

@@ -17,7 +17,7 @@ pub const PACKET_LEN: usize = 1 + PUBKEY_LEN + HOP_PAYLOADS_LEN + HMAC_LEN;
 pub const MAX_HOPS: usize = 27;
 
 /// A serialized-form onion packet. The public key is kept as bytes: whether it
-/// is a valid point is a check of peeling ([`crate::peel`]), which maps a bad
+/// is a valid point is a check of peeling ([`crate::peel()`]), which maps a bad
 /// key to `invalid_onion_key`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct OnionPacket {

@@ -84,8 +84,8 @@ pub enum PeelError {
         sha256_of_onion: [u8; 32],
         /// The TLV type at fault (0 when the length prefix is).
         tlv_type: u64,
-        /// Byte offset of the fault in the decrypted hop payloads (0 for the
-        /// length prefix).
+        /// Byte offset of the offending record within the hop payload
+        /// (after its length prefix); 0 when the length prefix is at fault.
         offset: u16,
     },
 }

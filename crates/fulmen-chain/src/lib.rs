@@ -14,6 +14,7 @@
 
 pub mod embedded;
 pub mod error;
+pub mod rpc;
 pub mod source;
 
 pub use embedded::{EmbeddedChain, EmbeddedConfig};

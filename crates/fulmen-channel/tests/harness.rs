@@ -1,0 +1,537 @@
+//! The deterministic two-party harness: two channel ends, a message queue
+//! per direction, and a seeded RNG choosing the next operation — adds and
+//! removals both ways, signing, delivery of single messages (so messages
+//! cross and wait), fee updates, disconnections with `channel_reestablish`,
+//! and crash-restarts from the last persisted state.
+//!
+//! After every step: money is conserved in every view of every commitment
+//! on both ends; whenever both ends know the same commitment number they
+//! agree on its content and txid; every state round-trips through
+//! `encode_state`/`decode_state`; nothing ever fails the channel. At the
+//! end every HTLC is resolved, the final balances match the payments the
+//! events reported, and the channel closes mutually.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use bitcoin::Txid;
+use common::*;
+use fulmen_channel::ledger::View;
+use fulmen_channel::{Channel, ChannelConfig, ChannelEvent, HtlcFailure};
+use fulmen_script::Side;
+use fulmen_types::{Msat, Sat};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+const FUNDING: u64 = 10_000_000;
+const PUSH_MSAT: u64 = 4_000_000_000;
+
+#[derive(Default)]
+struct Model {
+    /// Our outgoing HTLCs: id → (amount, tag).
+    offered: BTreeMap<u64, (u64, u64)>,
+    /// Incoming HTLCs handed to us and not yet resolved: id → tag.
+    incoming: BTreeMap<u64, u64>,
+    /// Incoming HTLCs we answered.
+    answered: BTreeSet<u64>,
+    /// Outgoing HTLCs resolved, and how much they paid.
+    resolved: BTreeSet<u64>,
+    paid_out: u64,
+    added_seen: BTreeSet<u64>,
+}
+
+struct World {
+    p: Pair,
+    rng: ChaCha20Rng,
+    models: [Model; 2],
+    next_tag: u64,
+    connected: bool,
+    /// Local commitment txids by number, per end (for revocation records).
+    txids: [BTreeMap<u64, Txid>; 2],
+    steps: u64,
+    stats: BTreeMap<&'static str, u64>,
+}
+
+fn idx(w: Who) -> usize {
+    match w {
+        Who::A => 0,
+        Who::B => 1,
+    }
+}
+
+impl World {
+    fn new(seed: u64, config: ChannelConfig) -> Self {
+        let mut p = Pair::new(config.clone(), config);
+        let setup = p.outbound_setup(Sat(FUNDING), Msat(PUSH_MSAT));
+        p.open_until_funded(setup);
+        p.confirm_funding();
+        assert_eq!(p.a.chan.phase(), "normal");
+        p.take_events(Who::A);
+        p.take_events(Who::B);
+        Self {
+            p,
+            rng: ChaCha20Rng::seed_from_u64(seed),
+            models: [Model::default(), Model::default()],
+            next_tag: 1,
+            connected: true,
+            txids: [BTreeMap::new(), BTreeMap::new()],
+            steps: 0,
+            stats: BTreeMap::new(),
+        }
+    }
+
+    fn count(&mut self, what: &'static str) {
+        *self.stats.entry(what).or_default() += 1;
+    }
+
+    fn who(&mut self) -> Who {
+        if self.rng.gen_bool(0.5) {
+            Who::A
+        } else {
+            Who::B
+        }
+    }
+
+    fn handle_events(&mut self, who: Who) {
+        let events = self.p.take_events(who);
+        for e in events {
+            let m = &mut self.models[idx(who)];
+            match e {
+                ChannelEvent::HtlcAdded(h) => {
+                    assert!(m.added_seen.insert(h.id), "HtlcAdded twice for {}", h.id);
+                    let tag = u64::from_be_bytes(h.onion.0[1..9].try_into().unwrap());
+                    assert_eq!(hash(tag), h.payment_hash);
+                    m.incoming.insert(h.id, tag);
+                }
+                ChannelEvent::HtlcFulfilled { id, preimage: pre } => {
+                    let (amount, tag) = m.offered[&id];
+                    assert_eq!(pre, preimage(tag));
+                    assert!(m.resolved.insert(id), "outgoing {id} resolved twice");
+                    m.paid_out += amount;
+                }
+                ChannelEvent::HtlcFailed { id, failure } => {
+                    assert!(m.offered.contains_key(&id));
+                    assert!(m.resolved.insert(id), "outgoing {id} resolved twice");
+                    if let HtlcFailure::Reason(r) = failure {
+                        assert_eq!(r, id.to_be_bytes().to_vec());
+                    }
+                }
+                ChannelEvent::RevokedRemoteCommitment(r) => {
+                    let other = &self.txids[idx(who.other())];
+                    if let Some(txid) = other.get(&r.commitment_number) {
+                        assert_eq!(*txid, r.txid, "revoked commitment txid");
+                    }
+                }
+                ChannelEvent::IncomingHtlcResolved { id } => {
+                    assert!(m.answered.contains(&id));
+                }
+                ChannelEvent::ChannelClosed { .. } => panic!("channel closed: {e:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    fn apply(&mut self, who: Who, out: fulmen_channel::Outputs) {
+        self.p.apply(who, out);
+        self.handle_events(who);
+    }
+
+    fn op_add(&mut self) {
+        let who = self.who();
+        let amount = match self.rng.gen_range(0..10) {
+            0 => self.rng.gen_range(1_000..600_000),          // dust
+            1..=7 => self.rng.gen_range(600_000..20_000_000), // small
+            _ => self.rng.gen_range(20_000_000..400_000_000), // large
+        };
+        let tag = self.next_tag;
+        self.next_tag += 1;
+        let h = self.p.height;
+        let res = self.p.call(who, |c, ctx| {
+            c.add_htlc(Msat(amount), hash(tag), h + 144, onion(tag), None, ctx)
+        });
+        match res {
+            Ok((id, out)) => {
+                self.models[idx(who)].offered.insert(id, (amount, tag));
+                self.apply(who, out);
+                self.count("add");
+            }
+            Err(e) => {
+                self.count(match e {
+                    fulmen_channel::AddError::Disconnected => "add_refused_disconnected",
+                    _ => "add_refused_limits",
+                });
+                assert!(
+                    !self.connected
+                        || matches!(
+                            e,
+                            fulmen_channel::AddError::InsufficientBalance
+                                | fulmen_channel::AddError::FunderCannotPayFee
+                                | fulmen_channel::AddError::TooManyHtlcs { .. }
+                                | fulmen_channel::AddError::Disconnected
+                        ),
+                    "{e:?}"
+                );
+            }
+        }
+    }
+
+    fn op_resolve(&mut self) {
+        let who = self.who();
+        let m = &self.models[idx(who)];
+        if m.incoming.is_empty() {
+            return;
+        }
+        let pick = self.rng.gen_range(0..m.incoming.len());
+        let (&id, &tag) = m.incoming.iter().nth(pick).unwrap();
+        let kind = self.rng.gen_range(0..20);
+        let res = self.p.call(who, |c, _| match kind {
+            0..=13 => c.fulfill_htlc(id, preimage(tag)),
+            14..=18 => c.fail_htlc(id, id.to_be_bytes().to_vec()),
+            _ => c.fail_malformed_htlc(id, [tag as u8; 32], 0x8000 | 5),
+        });
+        let out = res.unwrap();
+        let m = &mut self.models[idx(who)];
+        m.incoming.remove(&id);
+        m.answered.insert(id);
+        self.apply(who, out);
+        self.count("resolve");
+    }
+
+    fn op_sign(&mut self, who: Who) {
+        let out = self.p.call(who, |c, ctx| c.sign_if_needed(ctx)).unwrap();
+        if !out.messages.is_empty() {
+            self.count("commitment_signed");
+        }
+        self.apply(who, out);
+    }
+
+    fn op_deliver(&mut self, to: Who) {
+        let is_reestablish = match to {
+            Who::A => self.p.to_a.front(),
+            Who::B => self.p.to_b.front(),
+        }
+        .is_some_and(|m| matches!(m, fulmen_wire::Message::ChannelReestablish(_)));
+        let before = match to {
+            Who::A => self.p.to_b.len(),
+            Who::B => self.p.to_a.len(),
+        };
+        if let Some(r) = self.p.deliver_one(to) {
+            if is_reestablish {
+                let q = match to {
+                    Who::A => &self.p.to_b,
+                    Who::B => &self.p.to_a,
+                };
+                let kinds: Vec<&'static str> = q
+                    .iter()
+                    .skip(before)
+                    .map(|m| match m {
+                        fulmen_wire::Message::CommitmentSigned(_) => "retransmit_commitment_signed",
+                        fulmen_wire::Message::RevokeAndAck(_) => "retransmit_revoke_and_ack",
+                        fulmen_wire::Message::ChannelReady(_) => "retransmit_channel_ready",
+                        _ => "retransmit_update",
+                    })
+                    .collect();
+                for k in kinds {
+                    self.count(k);
+                }
+            }
+            if let Err(e) = r {
+                panic!("step {}: {to:?} rejected a message: {e}", self.steps);
+            }
+            self.handle_events(to);
+            self.count("delivered");
+        }
+    }
+
+    fn op_fee(&mut self) {
+        let feerate = self.rng.gen_range(253..15_000);
+        match self.p.call(Who::A, |c, ctx| c.update_fee(feerate, ctx)) {
+            Ok(out) => {
+                self.apply(Who::A, out);
+                self.count("update_fee");
+            }
+            Err(_) => self.count("update_fee_refused"),
+        }
+    }
+
+    fn disconnect(&mut self) {
+        self.p.to_a.clear();
+        self.p.to_b.clear();
+        for who in [Who::A, Who::B] {
+            let out = self.p.call(who, |c, _| c.peer_disconnected());
+            self.apply(who, out);
+        }
+        self.connected = false;
+        self.count("disconnect");
+    }
+
+    fn reconnect(&mut self) {
+        for who in [Who::A, Who::B] {
+            let out = self.p.call(who, |c, ctx| c.peer_reconnected(ctx)).unwrap();
+            self.apply(who, out);
+        }
+        self.connected = true;
+        self.count("reconnect");
+    }
+
+    fn crash(&mut self, who: Who) {
+        self.disconnect();
+        let end = self.p.end(who);
+        let bytes = end.persisted.clone().expect("state was persisted");
+        end.chan = Channel::decode_state(&bytes).unwrap();
+        self.count("crash_restart");
+    }
+
+    fn step(&mut self) {
+        self.steps += 1;
+        let r = self.rng.gen_range(0..100);
+        match r {
+            0..=17 => self.op_add(),
+            18..=29 => self.op_resolve(),
+            30..=44 => {
+                let w = self.who();
+                self.op_sign(w);
+            }
+            45..=79 => {
+                let w = self.who();
+                self.op_deliver(w);
+            }
+            80..=84 => {
+                while self.p.to_a.len() + self.p.to_b.len() > 0 {
+                    let w = self.who();
+                    self.op_deliver(w);
+                }
+            }
+            85..=87 => self.op_fee(),
+            88..=89 => {
+                if self.connected {
+                    self.disconnect();
+                } else {
+                    self.reconnect();
+                }
+            }
+            90..=91 => {
+                let w = self.who();
+                self.crash(w);
+            }
+            _ => {
+                if self.connected {
+                    let w = self.who();
+                    self.op_deliver(w);
+                } else {
+                    self.reconnect();
+                }
+            }
+        }
+        self.check();
+    }
+
+    /// The invariants of every step.
+    fn check(&mut self) {
+        let capacity = FUNDING * 1000;
+        let inflight = self
+            .p
+            .a
+            .chan
+            .commitment_spec(Side::Local)
+            .unwrap()
+            .htlcs
+            .len() as u64;
+        let max = self.stats.entry("max_htlcs_in_commitment").or_default();
+        *max = (*max).max(inflight);
+        for who in [Who::A, Who::B] {
+            let chan = &self.p.end(who).chan;
+            let est = chan.established().unwrap();
+            for owner in [Side::Local, Side::Remote] {
+                for view in [View::Current, View::Next, View::Projected] {
+                    let s = est.ledger.spec(owner, view).unwrap();
+                    let inflight: u64 = s.htlcs.iter().map(|h| h.amount.0).sum();
+                    assert_eq!(
+                        s.local.0 + s.remote.0 + inflight,
+                        capacity,
+                        "conservation {who:?} {owner:?} {view:?}"
+                    );
+                }
+            }
+            // Round trip: the decoded state is the disconnected state.
+            let bytes = chan.encode_state();
+            let decoded = Channel::decode_state(&bytes).unwrap();
+            let mut expected = chan.clone();
+            expected.peer_disconnected();
+            assert!(
+                decoded == expected,
+                "round trip {who:?} step {}",
+                self.steps
+            );
+            assert!(decoded.encode_state() == expected.encode_state());
+        }
+        // Both ends agree on each commitment they both know.
+        for (x, y) in [(Who::A, Who::B), (Who::B, Who::A)] {
+            let ex = self.p.end(x).chan.established().unwrap().clone();
+            let ey = self.p.end(y).chan.established().unwrap().clone();
+            if ex.local_commit.number == ey.remote_commit.number {
+                let sx = ex.ledger.spec(Side::Local, View::Current).unwrap();
+                let sy = ey.ledger.spec(Side::Remote, View::Current).unwrap();
+                assert!(
+                    sx == sy.mirrored(),
+                    "{x:?} local commitment content, step {}",
+                    self.steps
+                );
+                let txid = self
+                    .p
+                    .call(x, |c, ctx| c.local_commitment_txid(ctx))
+                    .unwrap();
+                assert_eq!(txid, ey.remote_commit.txid, "{x:?} local commitment txid");
+                *self.stats.entry("agreement_checks").or_default() += 1;
+                self.txids[idx(x)].insert(ex.local_commit.number, txid);
+            }
+        }
+    }
+
+    /// Delivers, signs and reconnects until nothing is in flight.
+    fn quiesce(&mut self) {
+        if !self.connected {
+            self.reconnect();
+        }
+        for _ in 0..200 {
+            while self.p.to_a.len() + self.p.to_b.len() > 0 {
+                let w = if self.p.to_a.is_empty() {
+                    Who::B
+                } else {
+                    Who::A
+                };
+                self.op_deliver(w);
+            }
+            self.op_sign(Who::A);
+            self.op_sign(Who::B);
+            self.check();
+            let quiet = self.p.to_a.is_empty() && self.p.to_b.is_empty();
+            let a = self.p.a.chan.established().unwrap();
+            let b = self.p.b.chan.established().unwrap();
+            let pending = a.remote_prev.is_some()
+                || b.remote_prev.is_some()
+                || a.ledger.has_changes_to_sign(Side::Local)
+                || b.ledger.has_changes_to_sign(Side::Local);
+            if quiet && !pending {
+                return;
+            }
+        }
+        panic!("did not quiesce");
+    }
+
+    fn finish(&mut self) {
+        self.quiesce();
+        // Resolve everything still open, fulfilling.
+        for _ in 0..10 {
+            for who in [Who::A, Who::B] {
+                let pending: Vec<(u64, u64)> = self.models[idx(who)]
+                    .incoming
+                    .iter()
+                    .map(|(a, b)| (*a, *b))
+                    .collect();
+                for (id, tag) in pending {
+                    let out = self
+                        .p
+                        .call(who, |c, _| c.fulfill_htlc(id, preimage(tag)))
+                        .unwrap();
+                    let m = &mut self.models[idx(who)];
+                    m.incoming.remove(&id);
+                    m.answered.insert(id);
+                    self.apply(who, out);
+                }
+            }
+            self.quiesce();
+        }
+        for who in [Who::A, Who::B] {
+            let m = &self.models[idx(who)];
+            assert!(m.incoming.is_empty());
+            assert_eq!(
+                m.resolved.len(),
+                m.offered.len(),
+                "{who:?}: every offered HTLC resolved exactly once"
+            );
+            assert!(self
+                .p
+                .end(who)
+                .chan
+                .established()
+                .unwrap()
+                .ledger
+                .is_clean());
+        }
+        let a_paid = self.models[0].paid_out;
+        let b_paid = self.models[1].paid_out;
+        let a_expected = FUNDING * 1000 - PUSH_MSAT - a_paid + b_paid;
+        let (a_local, a_remote) = self.p.a.chan.balances().unwrap();
+        assert_eq!(a_local.0, a_expected);
+        assert_eq!(a_remote.0, FUNDING * 1000 - a_expected);
+        let (b_local, _) = self.p.b.chan.balances().unwrap();
+        assert_eq!(b_local.0, FUNDING * 1000 - a_expected);
+
+        // Mutual close.
+        let out = self.p.call(Who::B, |c, ctx| c.shutdown(None, ctx)).unwrap();
+        self.p.apply(Who::B, out);
+        self.p.flush();
+        assert_eq!(self.p.a.chan.phase(), "closing", "A closed");
+        assert_eq!(self.p.b.chan.phase(), "closing", "B closed");
+        let tx_a = self.p.a.broadcasts.last().unwrap().clone();
+        let tx_b = self.p.b.broadcasts.last().unwrap().clone();
+        assert_eq!(tx_a.compute_txid(), tx_b.compute_txid());
+        let b_out: u64 = tx_a
+            .output
+            .iter()
+            .filter(|o| o.script_pubkey == p2wpkh(0xb1))
+            .map(|o| o.value.to_sat())
+            .sum();
+        // The fundee pays no fee: it gets its balance rounded down.
+        assert_eq!(b_out, (FUNDING * 1000 - a_expected) / 1000);
+    }
+}
+
+fn run(seed: u64, config: ChannelConfig, steps: u64) -> BTreeMap<&'static str, u64> {
+    let mut w = World::new(seed, config);
+    for _ in 0..steps {
+        w.step();
+    }
+    w.finish();
+    w.stats
+}
+
+#[test]
+fn harness_anchors_1000_steps() {
+    for seed in [1, 2, 3] {
+        let stats = run(seed, ChannelConfig::default(), 1000);
+        eprintln!("seed {seed}: {stats:?}");
+        assert!(stats["add"] > 50 && stats["crash_restart"] > 5 && stats["reconnect"] > 5);
+    }
+}
+
+#[test]
+fn harness_static_remotekey_1000_steps() {
+    let config = ChannelConfig {
+        prefer_anchors: false,
+        ..ChannelConfig::default()
+    };
+    for seed in [11, 12] {
+        let stats = run(seed, config.clone(), 1000);
+        eprintln!("seed {seed}: {stats:?}");
+    }
+}
+
+#[test]
+fn harness_many_seeds() {
+    for seed in 100..120 {
+        let config = ChannelConfig {
+            prefer_anchors: seed % 2 == 0,
+            ..ChannelConfig::default()
+        };
+        run(seed, config, 300);
+    }
+}

@@ -386,7 +386,7 @@ impl PeerManager {
         addr: SocketAddr,
         direction: Direction,
         ready: Option<oneshot::Sender<Result<(), DisconnectReason>>>,
-        _permit: Option<OwnedSemaphorePermit>,
+        permit: Option<OwnedSemaphorePermit>,
     ) {
         let _ = stream.set_nodelay(true);
         let timeout = self.shared.config.setup_timeout;
@@ -410,6 +410,8 @@ impl PeerManager {
                 if let Some(ready) = ready {
                     let _ = ready.send(Err(reason.clone()));
                 }
+                // Free the inbound slot before anyone hears of the close.
+                drop(permit);
                 self.emit(NodeEvent::PeerDisconnected {
                     node_id,
                     addr,
@@ -477,6 +479,7 @@ impl PeerManager {
         .await;
 
         tracing::info!(peer = %node_id, %addr, %reason, "peer disconnected");
+        drop(permit);
         self.emit(NodeEvent::PeerDisconnected {
             node_id: Some(node_id),
             addr,

@@ -62,7 +62,7 @@ pub mod peer;
 pub mod rpc;
 mod tasks;
 
-pub use config::{ChainConfig, NodeConfig, PeerConfig};
+pub use config::{BitcoindUrl, ChainConfig, NodeConfig, PeerConfig};
 pub use datadir::DataDir;
 pub use entropy::{EntropyError, EntropySource, OsEntropy};
 pub use error::NodeError;

@@ -471,10 +471,22 @@ async fn open_chain(
             Ok(embedded(chain))
         }
         ChainConfig::Embedded(chain) => Ok(embedded(chain)),
-        ChainConfig::External(source) => Ok(ChainBackend {
-            source,
-            embedded: None,
-        }),
+        ChainConfig::External(source) => {
+            // A chain of another network would never connect to the
+            // wallet's genesis block: refuse at once.
+            let probe = source.clone();
+            let genesis =
+                blocking(move || probe.block_hash_at(0).map_err(NodeError::Chain)).await?;
+            if genesis != Some(bitcoin::constants::genesis_block(network).block_hash()) {
+                return Err(NodeError::Config(
+                    "the chain source is on another network (genesis block differs)",
+                ));
+            }
+            Ok(ChainBackend {
+                source,
+                embedded: None,
+            })
+        }
     }
 }
 

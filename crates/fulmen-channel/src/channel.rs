@@ -483,6 +483,10 @@ impl Channel {
                     Ok(out.changed())
                 }
             },
+            // MUST NOT send an `update_add_htlc` after a `shutdown`.
+            ChannelMessage::UpdateAddHtlc(_) => {
+                Err(ChannelError::Close(Violation::AddAfterShutdown))
+            }
             ChannelMessage::Shutdown(m) if m.scriptpubkey == n.remote_script => Ok(Outputs::none()),
             ChannelMessage::Shutdown(_) => {
                 Err(ChannelError::Warn(Violation::ShutdownScriptChanged))

@@ -7,7 +7,9 @@
 #![forbid(unsafe_code)]
 
 mod chain_cmd;
+mod client;
 mod demo;
+mod node_cmd;
 
 use std::process::ExitCode;
 
@@ -17,6 +19,8 @@ use clap::{Parser, Subcommand};
 #[derive(Parser, Debug)]
 #[command(name = "fulmen", version, about = "Fulmen: a Lightning Network node")]
 struct Cli {
+    #[command(flatten)]
+    global: client::GlobalOpts,
     #[command(subcommand)]
     command: Command,
 }
@@ -27,6 +31,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Serves the embedded regtest chain over a Bitcoin Core compatible JSON-RPC.
     Chain(chain_cmd::ChainArgs),
+    /// Runs the node daemon (without --bitcoind-rpc, on its own embedded regtest chain).
+    Node(node_cmd::NodeArgs),
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 fn main() -> ExitCode {
@@ -34,6 +42,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Chain(args) => chain_cmd::run(args),
+        Command::Node(args) => node_cmd::run(args, &cli.global),
+        Command::Client(cmd) => return client::run(cmd, &cli.global),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

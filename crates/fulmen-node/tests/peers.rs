@@ -366,3 +366,43 @@ async fn a_new_connection_from_the_same_node_replaces_the_old_one() {
     ));
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warnings_and_errors_are_reported_and_the_connection_stays() {
+    let mut node = start_node(None, fast_peers()).await;
+    let mut peer = RawPeer::connect(node.addr(), node.id()).await;
+    let id = peer.node_id();
+    peer.send(&Message::Warning(WarningMessage {
+        channel_id: ChannelId([0; 32]),
+        data: b"careful".to_vec(),
+        unknown_tlvs: vec![],
+    }))
+    .await;
+    let text = wait_event(&mut node.events, |e| match e {
+        NodeEvent::WarningReceived { node_id, text, .. } if *node_id == id => Some(text.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(text.as_deref(), Some("careful"));
+    // Not printable: reported without text.
+    peer.send(&Message::Error(fulmen_wire::ErrorMessage {
+        channel_id: ChannelId([1; 32]),
+        data: vec![0, 1, 2, 0xff],
+        unknown_tlvs: vec![],
+    }))
+    .await;
+    let (channel, text) = wait_event(&mut node.events, |e| match e {
+        NodeEvent::ErrorReceived {
+            node_id,
+            channel_id,
+            text,
+        } if *node_id == id => Some((*channel_id, text.clone())),
+        _ => None,
+    })
+    .await;
+    assert_eq!(channel, ChannelId([1; 32]));
+    assert_eq!(text, None);
+    assert!(node.node.peers().is_connected(&id));
+    still_serves(&node).await;
+    node.stop().await;
+}

@@ -41,7 +41,7 @@ fn client(datadir: &Path, args: &[&str]) -> (bool, Value) {
 }
 
 struct Daemon {
-    child: Child,
+    child: Option<Child>,
     ready: Value,
 }
 
@@ -71,13 +71,16 @@ impl Daemon {
         });
         let line = rx.recv_timeout(WAIT).expect("the daemon reports it runs");
         let ready: Value = serde_json::from_str(&line).expect("a JSON line");
-        Self { child, ready }
+        Self {
+            child: Some(child),
+            ready,
+        }
     }
 
     /// Waits for the process to exit; its success.
     fn wait_exit(mut self) -> bool {
+        let mut child = self.child.take().unwrap();
         let (tx, rx) = mpsc::channel();
-        let mut child = std::mem::replace(&mut self.child, Command::new("true").spawn().unwrap());
         std::thread::spawn(move || {
             let _ = tx.send(child.wait().map(|s| s.success()).unwrap_or(false));
         });
@@ -87,8 +90,10 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 

@@ -230,7 +230,7 @@ impl Reader {
             }
             Message::Warning(w) => {
                 let text = w.printable_data().map(str::to_owned);
-                tracing::warn!(peer = %node_id, channel = %w.channel_id, text = ?text, data = %printable_or_hex(&w.data, &text), "peer sent a warning");
+                tracing::warn!(peer = %node_id, channel = %w.channel_id, data = %printable_or_hex(&w.data, &text), "peer sent a warning");
                 let _ = self.shared.events.send(NodeEvent::WarningReceived {
                     node_id,
                     channel_id: w.channel_id,

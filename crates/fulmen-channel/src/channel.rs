@@ -313,7 +313,7 @@ impl Channel {
                     both_at_one,
                 } => {
                     if both_at_one && a.local_ready {
-                        out.msg(a.channel_ready_message(ctx)?);
+                        out.msg(a.channel_ready_message());
                     }
                     Ok(out)
                 }
@@ -403,7 +403,7 @@ impl Channel {
                     if both_at_one {
                         out.msg(fulmen_wire::ChannelReady {
                             channel_id: est.core.channel_id,
-                            second_per_commitment_point: local_point(ctx, 1)?,
+                            second_per_commitment_point: est.local_next_point,
                             short_channel_id_alias: Some(est.core.local_alias),
                             unknown_tlvs: Vec::new(),
                         });
@@ -664,7 +664,8 @@ impl Channel {
         let Self::AwaitingFunding(a) = self else {
             return Ok(Outputs::none());
         };
-        let (progress, out) = a.handle_block(height, txs, ctx)?;
+        let _ = ctx;
+        let (progress, out) = a.handle_block(height, txs)?;
         self.funding_progress(progress, out)
     }
 

@@ -156,17 +156,20 @@ impl Established {
             &self.core,
             ctx,
             number,
+            &self.local_next_point,
             &spec,
             &m.signature,
             &m.htlc_signatures,
         )?;
         let revoke = self.revoke_message(ctx, number - 1)?;
+        let next_point = revoke.next_per_commitment_point;
         self.ledger.commit_sent(Side::Remote);
         self.local_commit = LocalCommit {
             number,
             remote_signature: m.signature,
             remote_htlc_signatures: m.htlc_signatures.clone(),
         };
+        self.local_next_point = next_point;
         let settled = self.ledger.revoke_sent(Side::Local)?;
         self.last_sent = LastSent::Revoke;
         let mut out = Outputs::none();

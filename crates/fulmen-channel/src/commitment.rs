@@ -3,11 +3,16 @@
 //! and assembling our fully signed latest commitment for a unilateral
 //! close. Everything is built by `fulmen-script` (BOLT 3).
 
+use bitcoin::hashes::{sha256, Hash, HashEngine};
 use bitcoin::secp256k1::ecdsa::Signature;
 use bitcoin::secp256k1::{All, PublicKey, Secp256k1};
+use bitcoin::secp256k1::{Scalar, SecretKey};
 use bitcoin::{Transaction, Witness};
 use fulmen_script::commitment::{build_commitment, CommitmentParams, CommitmentTx, OutputKind};
-use fulmen_script::keys::{derive_privkey, per_commitment_point, CommitmentKeys};
+use fulmen_script::keys::{
+    local_delayedpubkey, per_commitment_point, remotepubkey, revocationpubkey, CommitmentKeys,
+    HtlcPubkey,
+};
 use fulmen_script::shachain::{PerCommitmentSecret, ShachainSeed};
 use fulmen_script::sign::{
     counterparty_htlc_sighash_type, funding_witness, sign_funding_spend, sign_htlc_tx,
@@ -38,6 +43,24 @@ pub(crate) fn local_point(ctx: &Ctx<'_>, number: u64) -> Result<PublicKey, Inter
         .map_err(|_| InternalError::KeyDerivation)
 }
 
+/// BOLT 3 `privkey = basepoint_secret + SHA256(per_commitment_point ||
+/// basepoint)`, with the basepoint already known (saves a point
+/// multiplication per signed commitment).
+pub(crate) fn derive_secret(
+    basepoint_secret: &SecretKey,
+    basepoint: &PublicKey,
+    per_commitment_point: &PublicKey,
+) -> Result<SecretKey, InternalError> {
+    let mut engine = sha256::Hash::engine();
+    engine.input(&per_commitment_point.serialize());
+    engine.input(&basepoint.serialize());
+    let tweak = Scalar::from_be_bytes(sha256::Hash::from_engine(engine).to_byte_array())
+        .map_err(|_| InternalError::KeyDerivation)?;
+    basepoint_secret
+        .add_tweak(&tweak)
+        .map_err(|_| InternalError::KeyDerivation)
+}
+
 /// Everything `build_commitment` needs, owned.
 pub(crate) struct Inputs<'c> {
     core: &'c ChannelCore,
@@ -65,13 +88,44 @@ impl<'c> Inputs<'c> {
             Side::Local => (&core.local_keys, &core.remote_keys),
             Side::Remote => (&core.remote_keys, &core.local_keys),
         };
-        let keys = CommitmentKeys::derive(
-            secp,
-            point,
-            &owner_keys.basepoints(),
-            &other_keys.basepoints(),
-        )
-        .map_err(|_| InternalError::KeyDerivation)?;
+        let (dust_limit, _) = core.commitment_rules(owner);
+        let t = core.channel_type.base;
+        let any_htlc_output = spec.htlcs.iter().any(|h| {
+            let direction = if h.offerer == owner {
+                HtlcDirection::Offered
+            } else {
+                HtlcDirection::Received
+            };
+            !fulmen_script::fees::is_htlc_trimmed(direction, h.amount, dust_limit, spec.feerate, t)
+                && h.amount.to_sat_floor() > Sat::ZERO
+        });
+        let keys = if any_htlc_output {
+            CommitmentKeys::derive(
+                secp,
+                point,
+                &owner_keys.basepoints(),
+                &other_keys.basepoints(),
+            )
+            .map_err(|_| InternalError::KeyDerivation)?
+        } else {
+            // Without an HTLC output the two HTLC keys appear nowhere in the
+            // transaction: skip their two point multiplications. The
+            // basepoints stand in for them and are never used.
+            CommitmentKeys {
+                per_commitment_point: *point,
+                revocation: revocationpubkey(secp, &other_keys.revocation_basepoint, point)
+                    .map_err(|_| InternalError::KeyDerivation)?,
+                local_delayed: local_delayedpubkey(
+                    secp,
+                    &owner_keys.delayed_payment_basepoint,
+                    point,
+                )
+                .map_err(|_| InternalError::KeyDerivation)?,
+                local_htlc: HtlcPubkey(owner_keys.htlc_basepoint),
+                remote_htlc: HtlcPubkey(other_keys.htlc_basepoint),
+                remote_payment: remotepubkey(&other_keys.payment_basepoint),
+            }
+        };
         let htlcs = spec
             .htlcs
             .iter()
@@ -168,8 +222,11 @@ pub(crate) fn sign_remote(
         .map_err(|_| InternalError::CommitmentBuild)?;
     let mut htlc_signatures = Vec::with_capacity(htlc_txs.len());
     if !htlc_txs.is_empty() {
-        let key = derive_privkey(ctx.secp, ctx.secrets.htlc_basepoint_secret(), point)
-            .map_err(|_| InternalError::KeyDerivation)?;
+        let key = derive_secret(
+            ctx.secrets.htlc_basepoint_secret(),
+            &core.local_keys.htlc_basepoint,
+            point,
+        )?;
         let sighash = counterparty_htlc_sighash_type(core.channel_type.base);
         for h in &htlc_txs {
             htlc_signatures.push(
@@ -226,15 +283,17 @@ fn summarize(number: u64, point: PublicKey, built: &CommitmentTx, htlcs: &[Htlc]
 /// Verifies the peer's signatures of our commitment `number` holding
 /// `spec` (BOLT 2 `commitment_signed` / `funding_created` /
 /// `funding_signed` receiver requirements).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn verify_local(
     core: &ChannelCore,
     ctx: &Ctx<'_>,
     number: u64,
+    point: &PublicKey,
     spec: &Spec,
     signature: &Signature,
     htlc_signatures: &[Signature],
 ) -> Result<(), ChannelError> {
-    let point = local_point(ctx, number)?;
+    let point = *point;
     let inputs = Inputs::new(core, ctx.secp, Side::Local, number, &point, spec)?;
     let built = inputs.build()?;
     verify_funding_spend(
@@ -335,4 +394,21 @@ pub(crate) fn funder_cost(
         Sat::ZERO
     };
     fee.checked_add(anchors)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bitcoin::secp256k1::Secp256k1;
+
+    #[test]
+    fn derive_secret_matches_bolt3_derivation() {
+        let secp = Secp256k1::new();
+        let base = SecretKey::from_slice(&[0x21; 32]).unwrap();
+        let base_pub = PublicKey::from_secret_key(&secp, &base);
+        let point = PublicKey::from_secret_key(&secp, &SecretKey::from_slice(&[0x22; 32]).unwrap());
+        let ours = derive_secret(&base, &base_pub, &point).unwrap();
+        let spec = fulmen_script::keys::derive_privkey(&secp, &base, &point).unwrap();
+        assert_eq!(ours, spec);
+    }
 }

@@ -369,11 +369,13 @@ fn established(
     ledger: Ledger,
     local_commit: LocalCommit,
     remote_commit: RemoteCommit,
-) -> Established {
-    Established {
+    ctx: &Ctx<'_>,
+) -> Result<Established, ChannelError> {
+    Ok(Established {
         core,
         ledger,
         local_commit,
+        local_next_point: local_point(ctx, 1)?,
         remote_commit,
         remote_prev: None,
         remote_next_point: None,
@@ -382,7 +384,7 @@ fn established(
         link: Link::Connected,
         short_channel_id: None,
         remote_alias: None,
-    }
+    })
 }
 
 /// Accepts a channel the peer opens: checks `open_channel` and returns
@@ -475,7 +477,8 @@ impl InboundOpening {
                 push: core.push,
             }))?;
         let local_spec = ledger.spec(Side::Local, View::Current)?;
-        verify_local(&core, ctx, 0, &local_spec, &m.signature, &[])?;
+        let point = local_point(ctx, 0)?;
+        verify_local(&core, ctx, 0, &point, &local_spec, &m.signature, &[])?;
         let remote_spec = ledger.spec(Side::Remote, View::Current)?;
         let signed = sign_remote(&core, ctx, 0, &self.remote_first_point, &remote_spec)?;
         let mut out = Outputs::none();
@@ -493,7 +496,7 @@ impl InboundOpening {
             remote_signature: m.signature,
             remote_htlc_signatures: Vec::new(),
         };
-        let est = established(core, ledger, local_commit, signed.commit);
+        let est = established(core, ledger, local_commit, signed.commit, ctx)?;
         Ok((
             AwaitingFunding {
                 est,
@@ -522,7 +525,8 @@ impl AwaitingFundingSigned {
         let ledger =
             initial_ledger(&self.core).ok_or(ChannelError::Close(Violation::FunderCannotPayFee))?;
         let spec = ledger.spec(Side::Local, View::Current)?;
-        verify_local(&self.core, ctx, 0, &spec, &m.signature, &[])?;
+        let point = local_point(ctx, 0)?;
+        verify_local(&self.core, ctx, 0, &point, &spec, &m.signature, &[])?;
         let local_commit = LocalCommit {
             number: 0,
             remote_signature: m.signature,
@@ -533,7 +537,8 @@ impl AwaitingFundingSigned {
             ledger,
             local_commit,
             self.remote_commit.clone(),
-        );
+            ctx,
+        )?;
         let mut out = Outputs::none();
         out.broadcasts.push(self.funding_tx.clone());
         Ok((
@@ -563,16 +568,13 @@ pub(crate) enum FundingProgress {
 
 impl AwaitingFunding {
     /// Our `channel_ready`.
-    pub(crate) fn channel_ready_message(
-        &self,
-        ctx: &Ctx<'_>,
-    ) -> Result<ChannelReady, ChannelError> {
-        Ok(ChannelReady {
+    pub(crate) fn channel_ready_message(&self) -> ChannelReady {
+        ChannelReady {
             channel_id: self.est.core.channel_id,
-            second_per_commitment_point: local_point(ctx, 1)?,
+            second_per_commitment_point: self.est.local_next_point,
             short_channel_id_alias: Some(self.est.core.local_alias),
             unknown_tlvs: Vec::new(),
-        })
+        }
     }
 
     /// A new block: find the funding transaction, count its depth, send
@@ -581,7 +583,6 @@ impl AwaitingFunding {
         &mut self,
         height: u32,
         txs: &[Transaction],
-        ctx: &Ctx<'_>,
     ) -> Result<(FundingProgress, Outputs), ChannelError> {
         let mut out = Outputs::none();
         let core = &self.est.core;
@@ -624,7 +625,7 @@ impl AwaitingFunding {
                 self.local_ready = true;
                 out.persist = true;
                 if self.est.link == crate::state::Link::Connected {
-                    out.msg(self.channel_ready_message(ctx)?);
+                    out.msg(self.channel_ready_message());
                 }
             }
         }

@@ -182,6 +182,9 @@ pub struct Established {
     pub ledger: Ledger,
     /// Our latest commitment.
     pub local_commit: LocalCommit,
+    /// Our per-commitment point for commitment `local_commit.number + 1`
+    /// (sent to the peer already; kept to spare a point multiplication).
+    pub local_next_point: PublicKey,
     /// The peer's latest commitment.
     pub remote_commit: RemoteCommit,
     /// The peer's previous commitment while its revocation is owed.

@@ -695,6 +695,7 @@ impl Enc for Established {
         self.core.enc(w);
         self.ledger.enc(w);
         self.local_commit.enc(w);
+        self.local_next_point.enc(w);
         self.remote_commit.enc(w);
         self.remote_prev.enc(w);
         self.remote_next_point.enc(w);
@@ -711,6 +712,7 @@ impl Dec for Established {
             core: Dec::dec(r)?,
             ledger: Dec::dec(r)?,
             local_commit: Dec::dec(r)?,
+            local_next_point: Dec::dec(r)?,
             remote_commit: Dec::dec(r)?,
             remote_prev: Dec::dec(r)?,
             remote_next_point: Dec::dec(r)?,

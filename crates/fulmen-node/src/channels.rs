@@ -34,7 +34,8 @@
 //!   go into the [`Tick`] (`persist` → [`PersistBatch::channels`]);
 //! * [`CmInput::BlockConnected`] → `Channel::handle_block`;
 //! * `sign_if_needed` on every channel once per tick, before step 1;
-//! * [`Persister`] implemented by `fulmen_store::Store` (`Batch` → `commit`);
+//! * [`Persister`] is already [`StorePersister`] over the node's
+//!   `fulmen_store::Store` (phase 1 never gives it anything to write);
 //! * [`CmCommand`] grows `OpenChannel`, `CloseChannel`, `AddHtlc`, ….
 
 use std::collections::{HashMap, HashSet};
@@ -200,6 +201,36 @@ impl Persister for NoStore {
         } else {
             Err(PersistError::NoStore)
         }
+    }
+}
+
+/// The node's store as the manager's persister: each [`PersistBatch`]
+/// becomes one `fulmen_store::Batch`, committed in one transaction.
+#[derive(Debug)]
+pub struct StorePersister {
+    store: fulmen_store::Store,
+}
+
+impl StorePersister {
+    /// Persists into `store`.
+    pub fn new(store: fulmen_store::Store) -> Self {
+        Self { store }
+    }
+}
+
+impl Persister for StorePersister {
+    fn commit(&mut self, batch: &PersistBatch) -> Result<(), PersistError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let now = crate::chain::unix_now();
+        let mut out = fulmen_store::Batch::new();
+        for c in &batch.channels {
+            out.put_channel(c.channel_id, c.peer_id, c.state.clone(), now);
+        }
+        self.store
+            .commit(out)
+            .map_err(|e| PersistError::Store(e.to_string()))
     }
 }
 
@@ -584,6 +615,22 @@ mod tests {
         assert_eq!(*node_id, peer);
         assert_eq!(e.channel_id, ChannelId([5; 32]));
         assert!(cm.handle(CmInput::Shutdown, &mut tick));
+    }
+
+    #[test]
+    fn store_persister_writes_the_batch_in_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.sqlite");
+        let mut p = StorePersister::new(fulmen_store::Store::open(&path).unwrap());
+        assert_eq!(p.commit(&PersistBatch::default()), Ok(()));
+        let batch = tick_touching(ChannelId([7; 32])).batch;
+        assert_eq!(p.commit(&batch), Ok(()));
+        drop(p);
+        let store = fulmen_store::Store::open(&path).unwrap();
+        let channels = store.load_channels().unwrap();
+        assert_eq!(channels.len(), 1);
+        assert_eq!(channels[0].channel_id, ChannelId([7; 32]));
+        assert_eq!(channels[0].state, vec![1, 2, 3]);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! | file | what | mode |
 //! | --- | --- | --- |
 //! | `seed` | the node's BIP39 mnemonic (24 English words, one line). Every key of the node comes from it: **back it up, never share it**. Written once, at the first start. | 0600 |
+//! | `node.sqlite` | the node's store (channel states, invoices, payments; fulmen-store), held with an exclusive lock while the node runs, so a second node on the same directory refuses to start | 0600 |
 //! | `wallet.sqlite` | the on-chain wallet (public descriptors, chain data; no private key) | default |
 //! | `chain/` | the embedded regtest chain's blocks (only without `--bitcoind-rpc`) | default |
 //! | `rpc.cookie` | `__cookie__:<64 hex digits>`, the RPC password, new at every start, removed at stop | 0600 |
@@ -31,6 +32,8 @@ pub const SEED_FILE: &str = "seed";
 pub const COOKIE_FILE: &str = "rpc.cookie";
 /// File name of the RPC address.
 pub const RPC_ADDRESS_FILE: &str = "rpc.address";
+/// File name of the node's store.
+pub const STORE_FILE: &str = "node.sqlite";
 /// File name of the on-chain wallet database.
 pub const WALLET_FILE: &str = "wallet.sqlite";
 /// Directory of the embedded chain.
@@ -162,6 +165,11 @@ impl DataDir {
     /// `seed`.
     pub fn seed_path(&self) -> PathBuf {
         self.root.join(SEED_FILE)
+    }
+
+    /// `node.sqlite`.
+    pub fn store_path(&self) -> PathBuf {
+        self.root.join(STORE_FILE)
     }
 
     /// `wallet.sqlite`.

@@ -3,6 +3,7 @@
 use core::fmt;
 
 use fulmen_chain::{BroadcastError, ChainError, MineError};
+use fulmen_store::StoreError;
 use fulmen_wallet::keys::DeriveError;
 use fulmen_wallet::onchain::OnchainError;
 
@@ -19,6 +20,9 @@ pub enum NodeError {
     DataDir(DataDirError),
     /// Key derivation from the seed.
     Keys(DeriveError),
+    /// The node's store. [`StoreError::Locked`]: another node runs on this
+    /// data directory.
+    Store(StoreError),
     /// The on-chain wallet (its database).
     Wallet(OnchainError),
     /// The chain source.
@@ -49,6 +53,7 @@ impl fmt::Display for NodeError {
         match self {
             Self::DataDir(e) => write!(f, "data directory: {e}"),
             Self::Keys(e) => write!(f, "key derivation: {e}"),
+            Self::Store(e) => write!(f, "store: {e}"),
             Self::Wallet(e) => write!(f, "wallet: {e}"),
             Self::Chain(e) => write!(f, "chain: {e}"),
             Self::Broadcast(e) => write!(f, "broadcast: {e}"),
@@ -71,6 +76,7 @@ impl std::error::Error for NodeError {
         match self {
             Self::DataDir(e) => Some(e),
             Self::Wallet(e) => Some(e),
+            Self::Store(e) => Some(e),
             Self::Chain(e) => Some(e),
             Self::Io(e) => Some(e),
             Self::Connect(e) => Some(e),

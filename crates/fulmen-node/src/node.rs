@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
 
 use crate::chain::follower::{wallet_tip, Follower};
 use crate::chain::{unix_now, ChainBackend, ChainBroadcaster, WalletHandle};
-use crate::channels::{ChannelManager, CmCommand, CmInput, NoStore};
+use crate::channels::{ChannelManager, CmCommand, CmInput, StorePersister};
 use crate::config::{ChainConfig, NodeConfig, MAX_ALIAS_LEN};
 use crate::datadir::DataDir;
 use crate::entropy::{random_bytes, EntropySource};
@@ -113,6 +113,20 @@ impl Node {
         }
         let network = config.network;
         let datadir = DataDir::create(&config.datadir)?;
+        // First: the store's exclusive lock makes sure no other node runs on
+        // this directory before anything in it is touched.
+        let store = {
+            let path = datadir.store_path();
+            blocking(move || fulmen_store::Store::open(path).map_err(NodeError::Store)).await?
+        };
+        let stored = store.load_channels().map_err(NodeError::Store)?.len();
+        if stored > 0 {
+            // Phase 2 loads them into the channel manager.
+            tracing::warn!(
+                channels = stored,
+                "stored channels are not loaded by this version"
+            );
+        }
         let (key_tree, node_keys, fresh) = {
             let datadir = datadir.clone();
             let entropy = entropy.clone();
@@ -166,7 +180,7 @@ impl Node {
             wallet: wallet.clone(),
         };
         ChannelManager::new(
-            NoStore,
+            StorePersister::new(store),
             Arc::new(peers.clone()),
             Arc::new(broadcaster.clone()),
         )

@@ -240,3 +240,21 @@ async fn stop_over_rpc_and_restart_from_the_datadir() {
     again.stop();
     again.wait_stopped().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_node_on_the_same_datadir_is_refused() {
+    let first = start_node(None, fast_peers()).await;
+    let mut config = support::config(first.dir.path(), None, fast_peers());
+    config.rpc_listen = None;
+    let err = Node::start(config, Arc::new(OsEntropy)).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            fulmen_node::NodeError::Store(fulmen_store::StoreError::Locked)
+        ),
+        "{err}"
+    );
+    // The first one is untouched: its cookie still works.
+    assert!(client(&first).call("getinfo", json!([])).await.is_ok());
+    first.stop().await;
+}

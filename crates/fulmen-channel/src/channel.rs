@@ -654,19 +654,29 @@ impl Channel {
         }
     }
 
-    /// A new block at `height` with its transactions, in block order.
+    /// A new block at `height` with its transactions, in block order:
+    /// counts the funding depth, and checks the HTLC deadlines
+    /// ([`crate::deadlines`]); a passed deadline is a
+    /// [`ChannelError::Close`]: call [`Channel::force_close`].
     pub fn handle_block(
         &mut self,
         height: u32,
         txs: &[Transaction],
         ctx: &Ctx<'_>,
     ) -> Result<Outputs, ChannelError> {
-        let Self::AwaitingFunding(a) = self else {
-            return Ok(Outputs::none());
-        };
-        let _ = ctx;
-        let (progress, out) = a.handle_block(height, txs)?;
-        self.funding_progress(progress, out)
+        match self {
+            Self::AwaitingFunding(a) => {
+                let (progress, out) = a.handle_block(height, txs)?;
+                self.funding_progress(progress, out)
+            }
+            Self::Normal(_) | Self::ShuttingDown(_) | Self::Negotiating(_) => {
+                if let Some(est) = self.established() {
+                    est.check_deadlines(height, ctx.config)?;
+                }
+                Ok(Outputs::none())
+            }
+            _ => Ok(Outputs::none()),
+        }
     }
 
     fn operational_mut(&mut self) -> Option<&mut Established> {

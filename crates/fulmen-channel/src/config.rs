@@ -141,6 +141,14 @@ pub struct ChannelConfig {
     /// As funder, keep a BOLT 2 "fee spike buffer" (twice the feerate) when
     /// offering HTLCs.
     pub fee_spike_buffer: bool,
+    /// BOLT 2 `cltv_expiry_delta` deadline `G` for offered HTLCs: blocks
+    /// after `cltv_expiry` before the channel is failed to time the HTLC
+    /// out on chain.
+    pub offered_htlc_grace_blocks: u32,
+    /// BOLT 2 fulfillment deadline `2R+G+S`: blocks before `cltv_expiry` of
+    /// an HTLC we fulfilled by which it must be off both commitments, else
+    /// the channel is failed to claim it on chain.
+    pub fulfill_deadline_blocks: u32,
 }
 
 impl Default for ChannelConfig {
@@ -167,6 +175,8 @@ impl Default for ChannelConfig {
             prefer_anchors: true,
             want_scid_alias: false,
             fee_spike_buffer: true,
+            offered_htlc_grace_blocks: 2,
+            fulfill_deadline_blocks: 18,
         }
     }
 }

@@ -299,6 +299,18 @@ pub enum Violation {
     },
     /// 2^48 commitments have been made.
     CommitmentNumberExhausted,
+    /// An HTLC we offered is past its timeout deadline while still in a
+    /// current commitment (BOLT 2 `cltv_expiry_delta` selection).
+    OfferedHtlcTimedOut {
+        /// Our HTLC id.
+        id: u64,
+    },
+    /// An HTLC we fulfilled is past its fulfillment deadline while still
+    /// in a current commitment.
+    FulfilledHtlcDeadline {
+        /// The peer's HTLC id.
+        id: u64,
+    },
 
     // --- closing ---
     /// `shutdown` before the funding was signed.
@@ -498,6 +510,12 @@ impl fmt::Display for Violation {
             Self::FeeUpdateFromNonFunder => f.write_str("update_fee from the non-funder"),
             Self::FeeUnaffordable { feerate } => write!(f, "feerate {feerate} unaffordable"),
             Self::CommitmentNumberExhausted => f.write_str("commitment numbers exhausted"),
+            Self::OfferedHtlcTimedOut { id } => {
+                write!(f, "offered htlc {id} past its timeout deadline")
+            }
+            Self::FulfilledHtlcDeadline { id } => {
+                write!(f, "fulfilled htlc {id} past its fulfillment deadline")
+            }
             Self::ShutdownBeforeFunding => f.write_str("shutdown before funding"),
             Self::InvalidShutdownScript => f.write_str("invalid shutdown scriptpubkey"),
             Self::UpfrontShutdownMismatch => {

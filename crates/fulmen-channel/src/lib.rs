@@ -8,6 +8,7 @@ pub mod closing;
 pub mod commit_flow;
 pub mod commitment;
 pub mod config;
+pub mod deadlines;
 pub mod error;
 pub mod events;
 pub mod ledger;

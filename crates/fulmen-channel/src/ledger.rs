@@ -527,8 +527,12 @@ impl Ledger {
         Ok(())
     }
 
-    /// Records a fee change proposed by the funder.
+    /// Records a fee change proposed by the funder. An earlier fee change
+    /// not yet covered by a `commitment_signed` is in exactly the same
+    /// commitments as this one, so it is superseded and dropped (a peer
+    /// cannot grow our state with endless `update_fee`s).
     pub fn propose_fee(&mut self, feerate: u32) {
+        self.fee_updates.retain(|u| u.stage != Stage::Proposed);
         let seq = self.take_seq();
         self.fee_updates.push(FeeUpdate {
             feerate,

@@ -168,6 +168,21 @@ fn fee_updates_apply_per_view_and_compact() {
 }
 
 #[test]
+fn uncommitted_fee_updates_are_superseded() {
+    let mut l = Ledger::new(Side::Remote, Msat(0), Msat(10_000_000), 1000);
+    for f in 0..10_000 {
+        l.propose_fee(2000 + f);
+    }
+    assert_eq!(l.fee_updates().len(), 1);
+    assert_eq!(l.spec(Side::Local, View::Next).unwrap().feerate, 11_999);
+    l.commit_sent(Side::Remote);
+    l.propose_fee(3000);
+    assert_eq!(l.fee_updates().len(), 2);
+    assert_eq!(l.spec(Side::Local, View::Current).unwrap().feerate, 11_999);
+    assert_eq!(l.spec(Side::Local, View::Next).unwrap().feerate, 3000);
+}
+
+#[test]
 fn disconnection_reverses_only_uncommitted_peer_updates() {
     let mut l = Ledger::new(Side::Remote, Msat(0), Msat(10_000_000), 1000);
     for id in 0..2 {

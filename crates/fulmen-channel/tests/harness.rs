@@ -535,3 +535,21 @@ fn harness_many_seeds() {
         run(seed, config, 300);
     }
 }
+
+/// A longer soak, run on demand:
+/// `HARNESS_SEEDS=200 cargo test -p fulmen-channel --release --test harness -- --ignored`.
+#[test]
+#[ignore]
+fn harness_soak() {
+    let seeds: u64 = std::env::var("HARNESS_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
+    for seed in 1000..1000 + seeds {
+        let config = ChannelConfig {
+            prefer_anchors: seed % 3 != 0,
+            ..ChannelConfig::default()
+        };
+        run(seed, config, 2000);
+    }
+}

@@ -3,10 +3,7 @@
 
 use core::fmt;
 
-use chacha20poly1305::aead::AeadInPlace;
-use chacha20poly1305::{ChaCha20Poly1305, Tag};
-
-use crate::crypto::{aead, hkdf, nonce, wipe, Secret, TAG_LEN};
+use crate::crypto::{hkdf, wipe, AeadKey, Secret, TAG_LEN};
 
 /// A key is rotated once its nonce reaches this value, i.e. after it has been
 /// used 1000 times (500 messages: one length header and one body each).
@@ -14,21 +11,21 @@ pub(crate) const ROTATION_INTERVAL: u64 = 1000;
 
 /// Per-direction cipher state: `sk`/`sn`/`sck` or `rk`/`rn`/`rck`.
 ///
-/// The AEAD instance is kept alongside the raw key so that ChaCha20-Poly1305
+/// The AEAD key is kept set up alongside the raw key so that ChaCha20-Poly1305
 /// key setup happens once per rotation rather than once per message. The raw
 /// key is still needed as the HKDF input of the next rotation.
 pub(crate) struct CipherState {
     key: Secret,
     chaining_key: Secret,
     nonce: u64,
-    aead: ChaCha20Poly1305,
+    aead: AeadKey,
 }
 
 impl CipherState {
     /// A fresh direction with nonce 0.
     pub(crate) fn new(key: Secret, chaining_key: Secret) -> Self {
         Self {
-            aead: aead(&key),
+            aead: AeadKey::new(&key),
             key,
             chaining_key,
             nonce: 0,
@@ -57,24 +54,18 @@ impl CipherState {
     /// Returns `None` only if the AEAD refuses the buffer (256 GiB or more);
     /// the state is then left untouched and `buf` is unmodified.
     pub(crate) fn encrypt(&mut self, buf: &mut [u8]) -> Option<[u8; TAG_LEN]> {
-        let tag = self
-            .aead
-            .encrypt_in_place_detached(&nonce(self.nonce), &[], buf)
-            .ok()?;
+        let tag = self.aead.seal(self.nonce, &[], buf)?;
         self.advance();
-        Some(tag.into())
+        Some(tag)
     }
 
     /// Decrypts `buf` in place with an empty AD after verifying `tag`.
     ///
-    /// On failure returns `false` and leaves both `buf` and the state
-    /// untouched.
+    /// On failure returns `false`, leaves the state untouched and `buf` all
+    /// zeros (no unauthenticated plaintext is exposed).
     #[must_use]
     pub(crate) fn decrypt(&mut self, buf: &mut [u8], tag: &[u8; TAG_LEN]) -> bool {
-        let ok = self
-            .aead
-            .decrypt_in_place_detached(&nonce(self.nonce), &[], buf, Tag::from_slice(tag))
-            .is_ok();
+        let ok = self.aead.open(self.nonce, &[], buf, tag);
         if ok {
             self.advance();
         }
@@ -89,7 +80,7 @@ impl CipherState {
             let (chaining_key, key) = hkdf(&self.chaining_key, &self.key);
             self.chaining_key = chaining_key;
             self.key = key;
-            self.aead = aead(&self.key);
+            self.aead = AeadKey::new(&self.key);
             self.nonce = 0;
         }
     }
@@ -141,9 +132,9 @@ mod tests {
         let tag = a.encrypt(&mut buf).unwrap();
         let mut bad_tag = tag;
         bad_tag[0] ^= 1;
-        let before = buf;
-        assert!(!b.decrypt(&mut buf, &bad_tag));
-        assert_eq!(buf, before);
+        let mut copy = buf;
+        assert!(!b.decrypt(&mut copy, &bad_tag));
+        assert_eq!(copy, [0; 3], "no unauthenticated plaintext");
         assert_eq!(b.nonce(), 0);
         assert!(b.decrypt(&mut buf, &tag));
         assert_eq!(&buf, b"abc");

@@ -1,15 +1,14 @@
 //! The cryptographic primitives BOLT 8 names: `SHA-256`, `HKDF`, `ECDH`,
 //! `encryptWithAD` / `decryptWithAD` and the Noise nonce encoding.
 //!
-//! Everything here is stateless; the stateful pieces live in `handshake` and
-//! `cipher`.
+//! Nothing here keeps state beyond a set-up key ([`AeadKey`]); nonces and
+//! rotation live in `handshake` and `cipher`.
 
 use std::sync::OnceLock;
 
 use bitcoin::secp256k1::{ecdh::SharedSecret, PublicKey, Secp256k1, SecretKey, SignOnly};
-use chacha20poly1305::aead::AeadInPlace;
-use chacha20poly1305::{ChaCha20Poly1305, Key, KeyInit, Nonce, Tag};
 use hmac::{Hmac, Mac};
+use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, CHACHA20_POLY1305};
 use sha2::{Digest, Sha256};
 
 /// Length of a symmetric key, chaining key or handshake hash.
@@ -24,8 +23,8 @@ pub(crate) type Secret = [u8; KEY_LEN];
 ///
 /// `black_box` keeps the compiler from eliding the writes as dead stores;
 /// copies made by earlier moves are not reached (there is no `unsafe` or
-/// `zeroize` dependency here). The AEAD instances zeroize their own key copy
-/// on drop.
+/// `zeroize` dependency here). [`AeadKey`] overwrites the AEAD's own key copy
+/// the same way when it is dropped.
 pub(crate) fn wipe(secret: &mut Secret) {
     secret.fill(0);
     std::hint::black_box(secret);
@@ -93,37 +92,114 @@ pub(crate) fn hkdf(salt: &Secret, ikm: &[u8]) -> (Secret, Secret) {
 }
 
 /// The 96-bit Noise nonce: 32 zero bits then the 64-bit little-endian counter.
-pub(crate) fn nonce(n: u64) -> Nonce {
+pub(crate) fn nonce(n: u64) -> [u8; 12] {
     let mut bytes = [0u8; 12];
     for (dst, src) in bytes.iter_mut().skip(4).zip(n.to_le_bytes()) {
         *dst = src;
     }
-    Nonce::from(bytes)
+    bytes
 }
 
-/// Builds the AEAD for `key`.
-pub(crate) fn aead(key: &Secret) -> ChaCha20Poly1305 {
-    ChaCha20Poly1305::new(Key::from_slice(key))
+/// A ChaCha20-Poly1305 (RFC 8439) key, set up once and used for any number
+/// of `encryptWithAD` / `decryptWithAD` calls with distinct nonces.
+///
+/// The AEAD is `ring`'s (BoringSSL's assembly, selected at run time by CPU
+/// feature detection): unlike the RustCrypto implementation it has no large
+/// per-call set-up cost, which dominates BOLT 8 traffic because every message
+/// starts with an AEAD over a 2-byte length.
+pub(crate) struct AeadKey {
+    /// `None` only if `ring` refused the 32-byte key, which it does only for
+    /// a wrong key length and therefore never; every operation then fails
+    /// closed.
+    key: Option<LessSafeKey>,
 }
 
-/// `encryptWithAD(k, n, ad, plaintext)` in place; returns the detached tag.
+impl AeadKey {
+    /// Sets up the AEAD for `key`.
+    pub(crate) fn new(key: &Secret) -> Self {
+        Self {
+            key: UnboundKey::new(&CHACHA20_POLY1305, key)
+                .ok()
+                .map(LessSafeKey::new),
+        }
+    }
+
+    /// `encryptWithAD(k, n, ad, plaintext)` in place; returns the detached
+    /// tag.
+    ///
+    /// Returns `None` only if the AEAD refuses the buffer (256 GiB or more);
+    /// `buf` is then unmodified.
+    pub(crate) fn seal(&self, n: u64, ad: &[u8], buf: &mut [u8]) -> Option<[u8; TAG_LEN]> {
+        let tag = self
+            .key
+            .as_ref()?
+            .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce(n)), Aad::from(ad), buf)
+            .ok()?;
+        let mut out = [0; TAG_LEN];
+        for (dst, src) in out.iter_mut().zip(tag.as_ref()) {
+            *dst = *src;
+        }
+        Some(out)
+    }
+
+    /// `decryptWithAD(k, n, ad, ciphertext)` in place, given the detached
+    /// tag. Returns `false` if the tag does not verify; `buf` is then all
+    /// zeros, so unauthenticated plaintext is never exposed.
+    #[must_use]
+    pub(crate) fn open(&self, n: u64, ad: &[u8], buf: &mut [u8], tag: &[u8; TAG_LEN]) -> bool {
+        let ok = self.key.as_ref().is_some_and(|key| {
+            key.open_in_place_separate_tag(
+                Nonce::assume_unique_for_key(nonce(n)),
+                Aad::from(ad),
+                Tag::from(*tag),
+                buf,
+                0..,
+            )
+            .is_ok()
+        });
+        if !ok {
+            // `ring` already zeroes what it decrypted; this also covers the
+            // (unreachable) missing-key case.
+            buf.fill(0);
+        }
+        ok
+    }
+}
+
+impl Drop for AeadKey {
+    /// Best-effort wipe: `ring` keeps the key inline and does not zeroize it,
+    /// so the slot is overwritten in place with a key of zeros (see [`wipe`]
+    /// for the limits).
+    fn drop(&mut self) {
+        if let (Some(slot), Ok(zero)) = (
+            self.key.as_mut(),
+            UnboundKey::new(&CHACHA20_POLY1305, &[0; KEY_LEN]),
+        ) {
+            *slot = LessSafeKey::new(zero);
+        }
+        std::hint::black_box(&mut self.key);
+    }
+}
+
+/// `encryptWithAD(k, n, ad, plaintext)` in place with a one-off key; returns
+/// the detached tag.
 ///
 /// Only used for the fixed-size handshake payloads (at most 33 bytes). The
 /// AEAD can only refuse buffers of 256 GiB or more, so its error case is
 /// unreachable here; should it ever occur, the buffer and tag are zeroed so
 /// that the peer's MAC check fails and no plaintext is sent (fail closed).
 pub(crate) fn encrypt_with_ad(key: &Secret, n: u64, ad: &[u8], buf: &mut [u8]) -> [u8; TAG_LEN] {
-    match aead(key).encrypt_in_place_detached(&nonce(n), ad, buf) {
-        Ok(tag) => tag.into(),
-        Err(_) => {
+    match AeadKey::new(key).seal(n, ad, buf) {
+        Some(tag) => tag,
+        None => {
             buf.fill(0);
             [0; TAG_LEN]
         }
     }
 }
 
-/// `decryptWithAD(k, n, ad, ciphertext)` in place. Returns `false` (leaving
-/// `buf` unchanged) if the tag does not verify.
+/// `decryptWithAD(k, n, ad, ciphertext)` in place with a one-off key. Returns
+/// `false` (leaving `buf` all zeros) if the tag does not verify.
 #[must_use]
 pub(crate) fn decrypt_with_ad(
     key: &Secret,
@@ -132,9 +208,7 @@ pub(crate) fn decrypt_with_ad(
     buf: &mut [u8],
     tag: &[u8; TAG_LEN],
 ) -> bool {
-    aead(key)
-        .decrypt_in_place_detached(&nonce(n), ad, buf, Tag::from_slice(tag))
-        .is_ok()
+    AeadKey::new(key).open(n, ad, buf, tag)
 }
 
 #[cfg(test)]
@@ -194,11 +268,42 @@ mod tests {
         let mut buf = *b"hello world";
         let tag = encrypt_with_ad(&key, 3, b"ad", &mut buf);
         assert_ne!(&buf, b"hello world");
+        for (n, ad) in [(4, &b"ad"[..]), (3, &b"xx"[..])] {
+            let mut bad = buf;
+            assert!(!decrypt_with_ad(&key, n, ad, &mut bad, &tag));
+            assert_eq!(bad, [0; 11], "failed decryption zeroes the buffer");
+        }
+        let mut bad_tag = tag;
+        bad_tag[15] ^= 0x80;
         let mut bad = buf;
-        assert!(!decrypt_with_ad(&key, 4, b"ad", &mut bad, &tag));
-        assert!(!decrypt_with_ad(&key, 3, b"xx", &mut bad, &tag));
-        assert_eq!(bad, buf, "failed decryption leaves the buffer untouched");
+        assert!(!decrypt_with_ad(&key, 3, b"ad", &mut bad, &bad_tag));
+        assert_eq!(bad, [0; 11]);
         assert!(decrypt_with_ad(&key, 3, b"ad", &mut buf, &tag));
         assert_eq!(&buf, b"hello world");
+    }
+
+    #[test]
+    fn aead_matches_rustcrypto() {
+        use chacha20poly1305::aead::AeadInPlace;
+        use chacha20poly1305::{ChaCha20Poly1305, KeyInit};
+
+        for len in (0..300).chain([1023, 1024, 1025, 4096, 65535]) {
+            let key = [len as u8 ^ 0x3c; 32];
+            let n = (len as u64).wrapping_mul(0x0102_0304_0506_0709);
+            let ad = vec![len as u8; len % 70];
+            let plaintext: Vec<u8> = (0..len).map(|i| (i * 7 + len) as u8).collect();
+
+            let mut ours = plaintext.clone();
+            let tag = AeadKey::new(&key).seal(n, &ad, &mut ours).unwrap();
+            let mut theirs = plaintext.clone();
+            let their_tag = ChaCha20Poly1305::new(&key.into())
+                .encrypt_in_place_detached(&nonce(n).into(), &ad, &mut theirs)
+                .unwrap();
+            assert_eq!(ours, theirs, "ciphertext, len {len}");
+            assert_eq!(tag, <[u8; 16]>::from(their_tag), "tag, len {len}");
+
+            assert!(AeadKey::new(&key).open(n, &ad, &mut ours, &tag));
+            assert_eq!(ours, plaintext);
+        }
     }
 }

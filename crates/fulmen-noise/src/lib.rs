@@ -84,6 +84,14 @@
 //!
 //! Secrets (static, ephemeral and symmetric keys, chaining keys) never appear
 //! in `Debug` output.
+//!
+//! # Primitives
+//!
+//! ECDH is libsecp256k1's (through `bitcoin`), SHA-256 and HMAC are
+//! RustCrypto's, and ChaCha20-Poly1305 is `ring`'s, whose assembly is chosen
+//! at run time from the CPU's features (AVX2, SSE4.1, NEON or portable code).
+//! The tests cross-check it against RustCrypto's `chacha20poly1305` and the
+//! BOLT 8 vectors.
 
 #![forbid(unsafe_code)]
 

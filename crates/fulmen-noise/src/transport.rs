@@ -130,7 +130,9 @@ impl Decryptor {
     /// 16-byte MAC) in place, and returns the plaintext: the first
     /// `body.len() - MAC_LEN` bytes of `body`.
     ///
-    /// On error `body` is left unmodified.
+    /// On [`Error::BadMac`] the ciphertext part of `body` (all but its last
+    /// 16 bytes) is overwritten with zeros, so no unauthenticated plaintext
+    /// is ever exposed; on the other errors `body` is left unmodified.
     ///
     /// # Errors
     ///

@@ -11,7 +11,7 @@
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use fulmen_noise::{
     Error, InitiatorHandshake, MacStage, MessageDecoder, ResponderHandshake, Transport,
-    ACT_ONE_LEN, ACT_THREE_LEN, ACT_TWO_LEN, LENGTH_HEADER_LEN, MAX_MESSAGE_LEN,
+    ACT_ONE_LEN, ACT_THREE_LEN, ACT_TWO_LEN, LENGTH_HEADER_LEN, MAC_LEN, MAX_MESSAGE_LEN,
 };
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -168,7 +168,14 @@ proptest! {
         }
         let mut body = garbage.clone();
         prop_assert!(dec.decrypt_body_in_place(&mut body).is_err());
-        prop_assert_eq!(&body, &garbage, "failed decryption leaves input untouched");
+        match garbage.len().checked_sub(MAC_LEN) {
+            // A MAC failure zeroes the ciphertext and keeps the tag.
+            Some(ct_len) => {
+                prop_assert!(body[..ct_len].iter().all(|b| *b == 0), "no unauthenticated plaintext");
+                prop_assert_eq!(&body[ct_len..], &garbage[ct_len..]);
+            }
+            None => prop_assert_eq!(&body, &garbage, "truncated body left untouched"),
+        }
 
         let mut decoder = MessageDecoder::new(dec);
         let mut failed = false;

@@ -278,10 +278,31 @@ impl Channel {
             Self::Normal(_) | Self::ShuttingDown(_) => self.handle_operational(msg, ctx),
             Self::Negotiating(_) => self.handle_negotiating(msg, ctx),
             Self::Closing(c) => match (&c.kind, &msg) {
+                (
+                    ClosingKind::Mutual {
+                        closing_signed,
+                        local_script,
+                        ..
+                    },
+                    ChannelMessage::ChannelReestablish(_),
+                ) => {
+                    // `closing_signed` has no acknowledgment: retransmit
+                    // the agreed one (after our `shutdown`).
+                    let mut out = Outputs::none();
+                    out.msg(shutdown_message(&c.est.core, local_script));
+                    out.msg(closing_signed.clone());
+                    c.est.link = Link::Connected;
+                    Ok(out)
+                }
                 (_, ChannelMessage::ChannelReestablish(_)) => {
                     let mut out = Outputs::none();
                     out.msg(error_message(c.est.core.channel_id, "channel closed"));
                     Ok(out)
+                }
+                // The peer may still be negotiating.
+                (ClosingKind::Mutual { .. }, ChannelMessage::Shutdown(_))
+                | (ClosingKind::Mutual { .. }, ChannelMessage::ClosingSigned(_)) => {
+                    Ok(Outputs::none())
                 }
                 _ => Err(ChannelError::Ignore(Violation::UnexpectedMessage {
                     msg_type: msg.msg_type(),
@@ -461,9 +482,17 @@ impl Channel {
                     out.msg(r);
                 }
                 match done {
-                    Some(tx) => {
+                    Some((tx, closing_signed)) => {
                         let est = n.est.clone();
-                        out.extend(self.enter_closing(est, ClosingKind::Mutual { tx }));
+                        let local_script = n.local_script.clone();
+                        out.extend(self.enter_closing(
+                            est,
+                            ClosingKind::Mutual {
+                                tx,
+                                closing_signed,
+                                local_script,
+                            },
+                        ));
                         Ok(out)
                     }
                     None => Ok(out.changed()),
@@ -486,6 +515,29 @@ impl Channel {
             // MUST NOT send an `update_add_htlc` after a `shutdown`.
             ChannelMessage::UpdateAddHtlc(_) => {
                 Err(ChannelError::Close(Violation::AddAfterShutdown))
+            }
+            // A race BOLT 2 allows: we saw the channel clean when our
+            // revocation left, but the funder sent `update_fee` (and will
+            // commit it) before receiving that revocation. Before any
+            // `closing_signed`, resume shutting down and process it.
+            ChannelMessage::UpdateFee(_)
+            | ChannelMessage::CommitmentSigned(_)
+            | ChannelMessage::RevokeAndAck(_)
+                if n.our_last.is_none() && n.their_last.is_none() =>
+            {
+                let back = ShuttingDown {
+                    est: n.est.clone(),
+                    local: OurShutdown::Sent(n.local_script.clone()),
+                    remote_script: Some(n.remote_script.clone()),
+                };
+                let saved = core::mem::replace(self, Self::ShuttingDown(Box::new(back)));
+                match self.handle_operational(msg, ctx) {
+                    Ok(out) => Ok(out.changed()),
+                    Err(e) => {
+                        *self = saved;
+                        Err(e)
+                    }
+                }
             }
             ChannelMessage::Shutdown(m) if m.scriptpubkey == n.remote_script => Ok(Outputs::none()),
             ChannelMessage::Shutdown(_) => {
@@ -563,7 +615,7 @@ impl Channel {
         let mut out = Outputs::none();
         let channel_id = est.core.channel_id;
         let reason = match &kind {
-            ClosingKind::Mutual { tx } => {
+            ClosingKind::Mutual { tx, .. } => {
                 out.broadcasts.push(tx.clone());
                 CloseReason::MutualClose {
                     txid: tx.compute_txid(),
@@ -632,7 +684,7 @@ impl Channel {
             }
             Self::Closing(c) => {
                 match &c.kind {
-                    ClosingKind::Mutual { tx } | ClosingKind::LocalForce { tx } => {
+                    ClosingKind::Mutual { tx, .. } | ClosingKind::LocalForce { tx } => {
                         out.broadcasts.push(tx.clone());
                     }
                     ClosingKind::AwaitingRemoteClose => {}
@@ -831,11 +883,17 @@ impl Channel {
     pub fn peer_reconnected(&mut self, ctx: &Ctx<'_>) -> Result<Outputs, ChannelError> {
         if let Self::Closing(c) = self {
             let mut out = Outputs::none();
-            if c.kind == ClosingKind::AwaitingRemoteClose {
-                out.msg(error_message(
+            match c.kind {
+                ClosingKind::AwaitingRemoteClose => out.msg(error_message(
                     c.est.core.channel_id,
                     "we lost channel state: please close the channel",
-                ));
+                )),
+                // The peer may still be negotiating: resume so that our
+                // final `closing_signed` can be retransmitted.
+                ClosingKind::Mutual { .. } => return Ok(c.est.reconnect(ctx)?),
+                ClosingKind::LocalForce { .. } => {
+                    out.msg(error_message(c.est.core.channel_id, "channel closed"))
+                }
             }
             return Ok(out);
         }

@@ -61,6 +61,11 @@ pub enum ClosingKind {
     Mutual {
         /// It, fully signed.
         tx: Transaction,
+        /// Our `closing_signed` for the agreed fee: `closing_signed` has
+        /// no acknowledgment, so it is retransmitted after reconnection.
+        closing_signed: ClosingSigned,
+        /// Our `shutdown` script (retransmitted with it).
+        local_script: ScriptBuf,
     },
     /// Our latest commitment was broadcast.
     LocalForce {
@@ -81,6 +86,10 @@ pub struct Closing {
     /// How.
     pub kind: ClosingKind,
 }
+
+/// An agreed close: the fully signed transaction and our `closing_signed`
+/// for its fee.
+pub(crate) type Agreed = (Transaction, ClosingSigned);
 
 /// The witness weight of a 2-of-2 funding spend plus the segwit marker
 /// and flag: 1 + 1 + 2 × (1 + 73) + 1 + 71 + 2.
@@ -295,8 +304,31 @@ impl Negotiating {
     }
 
     /// A peer's `closing_signed` (BOLT 2 "Legacy Closing Negotiation").
-    /// Returns our reply (if any) and the final transaction once agreed.
+    /// Returns our reply (if any) and, once agreed, the final transaction
+    /// with our `closing_signed` for its fee (to retransmit).
     pub(crate) fn receive(
+        &mut self,
+        m: &ClosingSigned,
+        ctx: &Ctx<'_>,
+    ) -> Result<(Option<ClosingSigned>, Option<Agreed>), ChannelError> {
+        let (reply, done) = self.receive_inner(m, ctx)?;
+        let done = match done {
+            Some(tx) => {
+                let last = match &reply {
+                    Some(r) => r.clone(),
+                    None => {
+                        let (range, _) = self.our_range(ctx)?;
+                        self.propose(m.fee, range, ctx)?
+                    }
+                };
+                Some((tx, last))
+            }
+            None => None,
+        };
+        Ok((reply, done))
+    }
+
+    fn receive_inner(
         &mut self,
         m: &ClosingSigned,
         ctx: &Ctx<'_>,

@@ -21,7 +21,7 @@ use crate::ledger::{Outcome, Settled, View};
 use crate::state::{Established, LastSent, Link, LocalCommit, PeerSecrets};
 
 /// Turns what a revocation made irrevocable into node events.
-pub(crate) fn settled_events(est: &Established, settled: Vec<Settled>, out: &mut Outputs) {
+pub(crate) fn settled_events(settled: Vec<Settled>, out: &mut Outputs) {
     for s in settled {
         match s {
             Settled::IncomingAdded(e) => {
@@ -58,7 +58,6 @@ pub(crate) fn settled_events(est: &Established, settled: Vec<Settled>, out: &mut
             }
         }
     }
-    let _ = est;
 }
 
 impl Established {
@@ -174,7 +173,7 @@ impl Established {
         self.last_sent = LastSent::Revoke;
         let mut out = Outputs::none();
         out.msg(revoke);
-        settled_events(self, settled, &mut out);
+        settled_events(settled, &mut out);
         Ok(out.changed())
     }
 
@@ -221,7 +220,7 @@ impl Established {
         self.remote_prev = None;
         let mut out = Outputs::none();
         out.event(ChannelEvent::RevokedRemoteCommitment(record));
-        settled_events(self, settled, &mut out);
+        settled_events(settled, &mut out);
         Ok(out.changed())
     }
 }

@@ -23,7 +23,9 @@ use bitcoin::{OutPoint, ScriptBuf, Transaction, Txid};
 use fulmen_script::shachain::{PerCommitmentSecret, SecretStore};
 use fulmen_script::{ChannelType, HtlcDirection, Side};
 use fulmen_types::{ChannelId, Msat, PaymentHash, PaymentPreimage, Sat, ShortChannelId};
-use fulmen_wire::{OnionPacket, OpenChannel, Reader, WireMessage, Writer, ONION_PACKET_LEN};
+use fulmen_wire::{
+    ClosingSigned, OnionPacket, OpenChannel, Reader, WireMessage, Writer, ONION_PACKET_LEN,
+};
 
 use crate::channel::{Channel, Closed, Normal};
 use crate::closing::{Closing, ClosingKind, Negotiating, OurShutdown, ShuttingDown};
@@ -297,21 +299,27 @@ impl Dec for Transaction {
     }
 }
 
-impl Enc for OpenChannel {
-    fn enc(&self, w: &mut Writer) {
-        let mut inner = Writer::new();
-        // Writing a decoded open_channel cannot fail: its fields fit.
-        let _ = self.write_payload(&mut inner);
-        enc_long(inner.as_bytes(), w);
-    }
+/// Stored wire messages: their payload, `u32`-length-prefixed.
+macro_rules! wire_codec {
+    ($($t:ty => $name:literal),*) => {$(
+        impl Enc for $t {
+            fn enc(&self, w: &mut Writer) {
+                let mut inner = Writer::new();
+                // Writing cannot fail: these messages have no field longer
+                // than its u16 prefix allows.
+                let _ = self.write_payload(&mut inner);
+                enc_long(inner.as_bytes(), w);
+            }
+        }
+        impl Dec for $t {
+            fn dec(r: &mut Reader<'_>) -> R<Self> {
+                <$t>::decode_payload(dec_long(r)?).map_err(|_| StateDecodeError::Invalid($name))
+            }
+        }
+    )*};
 }
 
-impl Dec for OpenChannel {
-    fn dec(r: &mut Reader<'_>) -> R<Self> {
-        OpenChannel::decode_payload(dec_long(r)?)
-            .map_err(|_| StateDecodeError::Invalid("open_channel"))
-    }
-}
+wire_codec!(OpenChannel => "open_channel", ClosingSigned => "closing_signed");
 
 impl Enc for OnionPacket {
     fn enc(&self, w: &mut Writer) {
@@ -788,9 +796,15 @@ impl Dec for OurShutdown {
 impl Enc for ClosingKind {
     fn enc(&self, w: &mut Writer) {
         match self {
-            ClosingKind::Mutual { tx } => {
+            ClosingKind::Mutual {
+                tx,
+                closing_signed,
+                local_script,
+            } => {
                 w.write_u8(0);
                 tx.enc(w);
+                closing_signed.enc(w);
+                local_script.enc(w);
             }
             ClosingKind::LocalForce { tx } => {
                 w.write_u8(1);
@@ -804,7 +818,11 @@ impl Enc for ClosingKind {
 impl Dec for ClosingKind {
     fn dec(r: &mut Reader<'_>) -> R<Self> {
         Ok(match tag(r)? {
-            0 => ClosingKind::Mutual { tx: Dec::dec(r)? },
+            0 => ClosingKind::Mutual {
+                tx: Dec::dec(r)?,
+                closing_signed: Dec::dec(r)?,
+                local_script: Dec::dec(r)?,
+            },
             1 => ClosingKind::LocalForce { tx: Dec::dec(r)? },
             2 => ClosingKind::AwaitingRemoteClose,
             t => return Err(bad("closing kind", t)),

@@ -424,3 +424,45 @@ fn force_close_static_remotekey_commitment_verifies() {
     assert_eq!(tx.output.len(), 3, "to_local, to_remote, 1 htlc");
     verify_spends_funding(&p, tx);
 }
+
+/// The non-funder sees the channel clean as its last revocation leaves,
+/// while the funder, not having received it, sends `update_fee`: BOLT 2
+/// allows both. The non-funder resumes shutting down, commits the fee,
+/// and the close completes.
+#[test]
+fn update_fee_racing_the_last_revocation() {
+    let mut p = pair();
+    let id = p.add(Who::A, 300_000_000, 5);
+    p.settle();
+    let out = p.call(Who::A, |c, ctx| c.shutdown(None, ctx)).unwrap();
+    p.apply(Who::A, out);
+    p.flush();
+    let out = p
+        .call(Who::B, |c, _| c.fulfill_htlc(id, preimage(5)))
+        .unwrap();
+    p.apply(Who::B, out);
+    p.sign(Who::B);
+    p.deliver_one(Who::A).unwrap().unwrap(); // fulfill
+    p.deliver_one(Who::A).unwrap().unwrap(); // B's commitment; A revokes
+    p.sign(Who::A);
+    p.deliver_one(Who::B).unwrap().unwrap(); // A's revocation
+    p.deliver_one(Who::B).unwrap().unwrap(); // A's commitment; B revokes
+    assert_eq!(p.b.chan.phase(), "negotiating", "B sees the channel clean");
+    assert_eq!(
+        p.a.chan.phase(),
+        "shutting_down",
+        "B's revocation in flight"
+    );
+    let out = p.call(Who::A, |c, ctx| c.update_fee(5000, ctx)).unwrap();
+    // Hold back B's revocation so that A proposes the fee without it.
+    let revoke = p.to_a.pop_front().unwrap();
+    p.apply(Who::A, out);
+    p.deliver_one(Who::B).unwrap().unwrap(); // the update_fee
+    assert_eq!(p.b.chan.phase(), "shutting_down");
+    p.to_a.push_front(revoke);
+    p.settle();
+    assert_eq!(p.a.chan.phase(), "closing");
+    assert_eq!(p.b.chan.phase(), "closing");
+    let tx = closed_by_mutual(&mut p, Who::A);
+    verify_spends_funding(&p, &tx);
+}

@@ -57,6 +57,8 @@ struct World {
     txids: [BTreeMap<u64, Txid>; 2],
     steps: u64,
     stats: BTreeMap<&'static str, u64>,
+    /// The mutual close has started: `ChannelClosed` is expected.
+    closing: bool,
 }
 
 fn idx(w: Who) -> usize {
@@ -84,6 +86,7 @@ impl World {
             txids: [BTreeMap::new(), BTreeMap::new()],
             steps: 0,
             stats: BTreeMap::new(),
+            closing: false,
         }
     }
 
@@ -132,6 +135,10 @@ impl World {
                 ChannelEvent::IncomingHtlcResolved { id } => {
                     assert!(m.answered.contains(&id));
                 }
+                ChannelEvent::ChannelClosed {
+                    reason: fulmen_channel::CloseReason::MutualClose { .. },
+                    ..
+                } if self.closing => {}
                 ChannelEvent::ChannelClosed { .. } => panic!("channel closed: {e:?}"),
                 _ => {}
             }
@@ -426,29 +433,56 @@ impl World {
         panic!("did not quiesce");
     }
 
+    /// Shuts down from a random side with HTLCs still pending, then keeps
+    /// resolving, signing, delivering, disconnecting and crashing at random
+    /// until both ends have broadcast the same mutual close.
     fn finish(&mut self) {
         self.quiesce();
-        // Resolve everything still open, fulfilling.
-        for _ in 0..10 {
-            for who in [Who::A, Who::B] {
-                let pending: Vec<(u64, u64)> = self.models[idx(who)]
-                    .incoming
-                    .iter()
-                    .map(|(a, b)| (*a, *b))
-                    .collect();
-                for (id, tag) in pending {
-                    let out = self
-                        .p
-                        .call(who, |c, _| c.fulfill_htlc(id, preimage(tag)))
-                        .unwrap();
-                    let m = &mut self.models[idx(who)];
-                    m.incoming.remove(&id);
-                    m.answered.insert(id);
-                    self.apply(who, out);
+        let who = self.who();
+        let out = self.p.call(who, |c, ctx| c.shutdown(None, ctx)).unwrap();
+        self.apply(who, out);
+        self.closing = true;
+        for _ in 0..20_000 {
+            let done = self.p.a.chan.phase() == "closing"
+                && self.p.b.chan.phase() == "closing"
+                && self.p.to_a.is_empty()
+                && self.p.to_b.is_empty();
+            if done {
+                break;
+            }
+            self.steps += 1;
+            match self.rng.gen_range(0..100) {
+                0..=24 => self.op_resolve(),
+                25..=44 => {
+                    let w = self.who();
+                    self.op_sign(w);
+                }
+                45..=84 => {
+                    let w = self.who();
+                    self.op_deliver(w);
+                }
+                85..=87 => self.op_fee(),
+                88..=89 => {
+                    if self.connected {
+                        self.disconnect();
+                    } else {
+                        self.reconnect();
+                    }
+                }
+                90..=91 => {
+                    let w = self.who();
+                    self.crash(w);
+                }
+                _ => {
+                    if !self.connected {
+                        self.reconnect();
+                    }
                 }
             }
-            self.quiesce();
+            self.check();
         }
+        assert_eq!(self.p.a.chan.phase(), "closing", "A closed");
+        assert_eq!(self.p.b.chan.phase(), "closing", "B closed");
         for who in [Who::A, Who::B] {
             let m = &self.models[idx(who)];
             assert!(m.incoming.is_empty());
@@ -457,14 +491,8 @@ impl World {
                 m.offered.len(),
                 "{who:?}: every offered HTLC resolved exactly once"
             );
-            assert!(self
-                .p
-                .end(who)
-                .chan
-                .established()
-                .unwrap()
-                .ledger
-                .is_clean());
+            let est = self.p.end(who).chan.established().unwrap();
+            assert!(est.ledger.is_clean());
         }
         let a_paid = self.models[0].paid_out;
         let b_paid = self.models[1].paid_out;
@@ -474,15 +502,16 @@ impl World {
         assert_eq!(a_remote.0, FUNDING * 1000 - a_expected);
         let (b_local, _) = self.p.b.chan.balances().unwrap();
         assert_eq!(b_local.0, FUNDING * 1000 - a_expected);
-
-        // Mutual close.
-        let out = self.p.call(Who::B, |c, ctx| c.shutdown(None, ctx)).unwrap();
-        self.p.apply(Who::B, out);
-        self.p.flush();
-        assert_eq!(self.p.a.chan.phase(), "closing", "A closed");
-        assert_eq!(self.p.b.chan.phase(), "closing", "B closed");
-        let tx_a = self.p.a.broadcasts.last().unwrap().clone();
-        let tx_b = self.p.b.broadcasts.last().unwrap().clone();
+        let closed = |e: &End| {
+            e.broadcasts
+                .iter()
+                .rev()
+                .find(|tx| tx.input[0].previous_output.vout == 1)
+                .unwrap()
+                .clone()
+        };
+        let tx_a = closed(&self.p.a);
+        let tx_b = closed(&self.p.b);
         assert_eq!(tx_a.compute_txid(), tx_b.compute_txid());
         let b_out: u64 = tx_a
             .output

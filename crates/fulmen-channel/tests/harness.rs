@@ -182,6 +182,8 @@ impl World {
                                 | fulmen_channel::AddError::FunderCannotPayFee
                                 | fulmen_channel::AddError::TooManyHtlcs { .. }
                                 | fulmen_channel::AddError::Disconnected
+                                | fulmen_channel::AddError::ShuttingDown
+                                | fulmen_channel::AddError::NotReady
                         ),
                     "{e:?}"
                 );
@@ -452,7 +454,16 @@ impl World {
             }
             self.steps += 1;
             match self.rng.gen_range(0..100) {
-                0..=24 => self.op_resolve(),
+                0..=3 => self.op_add(),
+                4 => {
+                    // The other side asks too (a crossing shutdown).
+                    let w = self.who();
+                    if let Ok(out) = self.p.call(w, |c, ctx| c.shutdown(None, ctx)) {
+                        self.apply(w, out);
+                        self.count("second_shutdown");
+                    }
+                }
+                5..=24 => self.op_resolve(),
                 25..=44 => {
                     let w = self.who();
                     self.op_sign(w);

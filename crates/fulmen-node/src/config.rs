@@ -50,7 +50,7 @@ pub struct PeerConfig {
     /// Most inbound connections at once, handshaking ones included (64).
     pub max_inbound: usize,
     /// Messages queued for one peer before it counts as too slow and is
-    /// disconnected (1,024).
+    /// disconnected (8,192: a tick may send hundreds of HTLCs at once).
     pub outbound_queue: usize,
     /// Most `ping`s answered per `ping_interval`; more are ignored (flood
     /// guard; 10).
@@ -65,7 +65,7 @@ impl Default for PeerConfig {
             setup_timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(10),
             max_inbound: 64,
-            outbound_queue: 1024,
+            outbound_queue: 8192,
             max_pings_per_interval: 10,
         }
     }
@@ -92,6 +92,8 @@ pub struct NodeConfig {
     pub peer: PeerConfig,
     /// How often the chain follower polls the chain source when idle (1 s).
     pub chain_poll_interval: Duration,
+    /// Channel policy, unfunded-channel caps and invoice defaults.
+    pub channels: crate::channels::ChannelsConfig,
 }
 
 impl NodeConfig {
@@ -108,6 +110,7 @@ impl NodeConfig {
             alias: String::from("fulmen"),
             peer: PeerConfig::default(),
             chain_poll_interval: Duration::from_secs(1),
+            channels: crate::channels::ChannelsConfig::default(),
         }
     }
 }

@@ -46,6 +46,13 @@ pub enum NodeError {
     Poisoned,
     /// A background task died or the node is stopping.
     TaskFailed,
+    /// A stored channel could not be resumed (what is wrong): the node does
+    /// not start without it.
+    Channels(String),
+    /// The channel manager refused a command.
+    Command(crate::channels::CmError),
+    /// An invoice could not be made or read.
+    Invoice(fulmen_onion::InvoiceError),
 }
 
 impl fmt::Display for NodeError {
@@ -67,6 +74,9 @@ impl fmt::Display for NodeError {
             }
             Self::Poisoned => f.write_str("internal state poisoned by a panic"),
             Self::TaskFailed => f.write_str("background task failed or node stopping"),
+            Self::Channels(e) => write!(f, "channels: {e}"),
+            Self::Command(e) => write!(f, "{e}"),
+            Self::Invoice(e) => write!(f, "invoice: {e}"),
         }
     }
 }
@@ -100,6 +110,12 @@ impl From<OnchainError> for NodeError {
 impl From<ChainError> for NodeError {
     fn from(e: ChainError) -> Self {
         Self::Chain(e)
+    }
+}
+
+impl From<crate::channels::CmError> for NodeError {
+    fn from(e: crate::channels::CmError) -> Self {
+        Self::Command(e)
     }
 }
 

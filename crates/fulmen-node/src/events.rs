@@ -9,7 +9,8 @@ use core::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use fulmen_types::{ChannelId, NodeId};
+use bitcoin::Txid;
+use fulmen_types::{ChannelId, Msat, NodeId, PaymentHash, ShortChannelId};
 use fulmen_wire::WireError;
 
 use crate::features::InitError;
@@ -66,6 +67,57 @@ pub enum NodeEvent {
         /// The height of the follower's tip.
         height: u32,
     },
+    /// A channel's funding is deep enough and `channel_ready` was
+    /// exchanged both ways: it carries payments.
+    ChannelReady {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The peer.
+        node_id: NodeId,
+        /// The funding output's short channel id.
+        short_channel_id: ShortChannelId,
+    },
+    /// A channel resumed after a reconnection (`channel_reestablish`
+    /// exchanged): it carries payments again.
+    ChannelReestablished {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The peer.
+        node_id: NodeId,
+    },
+    /// A channel closed (a closing or commitment transaction broadcast) or
+    /// was abandoned before funding.
+    ChannelClosed {
+        /// The channel.
+        channel_id: ChannelId,
+        /// The peer.
+        node_id: NodeId,
+        /// The transaction broadcast, if any.
+        txid: Option<Txid>,
+    },
+    /// An invoice (or a keysend) was paid: the fulfill is committed.
+    PaymentReceived {
+        /// The payment hash.
+        payment_hash: PaymentHash,
+        /// What the HTLC carried.
+        amount: Msat,
+        /// Whether it was a keysend (no invoice).
+        keysend: bool,
+    },
+    /// One of our payments completed (the preimage is stored).
+    PaymentSent {
+        /// The payment hash.
+        payment_hash: PaymentHash,
+        /// What the payee received.
+        amount: Msat,
+    },
+    /// One of our payments failed.
+    PaymentFailed {
+        /// The payment hash.
+        payment_hash: PaymentHash,
+        /// The BOLT 4 failure name.
+        failure: &'static str,
+    },
 }
 
 /// Why a connection ended.
@@ -99,6 +151,9 @@ pub enum DisconnectReason {
     Entropy,
     /// The node is stopping.
     Shutdown,
+    /// A channel sent the peer a `warning` about a message it refused
+    /// (BOLT 2: the connection is closed; the channel stays open).
+    ChannelWarning,
 }
 
 impl fmt::Display for DisconnectReason {
@@ -117,6 +172,7 @@ impl fmt::Display for DisconnectReason {
             Self::TooManyConnections => f.write_str("too many inbound connections"),
             Self::Entropy => f.write_str("no entropy for the handshake"),
             Self::Shutdown => f.write_str("node stopping"),
+            Self::ChannelWarning => f.write_str("channel protocol violation (warning sent)"),
         }
     }
 }

@@ -1,11 +1,12 @@
 //! The Fulmen node runtime: peer connections (BOLT 8 transport, BOLT 1
-//! `init`, ping/pong), the channel manager thread, the chain follower that
-//! keeps the on-chain wallet on the chain, and the JSON-RPC server the
-//! `fulmen` command line talks to.
+//! `init`, ping/pong), the channel manager thread (BOLT 2 channels,
+//! payments over direct channels, invoices, keysend), the chain follower
+//! that keeps the on-chain wallet and the channels on the chain, and the
+//! JSON-RPC server the `fulmen` command line talks to.
 //!
 //! This crate does I/O (tokio sockets, SQLite, the chain source); the
 //! protocol logic lives in the sans-IO crates it drives (`fulmen-noise`,
-//! `fulmen-wire`, later `fulmen-channel`).
+//! `fulmen-wire`, `fulmen-channel`, `fulmen-onion`).
 //!
 //! # Driving it
 //!
@@ -19,6 +20,10 @@
 //! println!("{} listening on {:?}", node.node_id(), node.listen_addr());
 //! node.mine(101, None).await?; // regtest only
 //! println!("{:?}", node.wallet_balance().await?);
+//! // With a peer connected (`node.connect`): open, wait for
+//! // `NodeEvent::ChannelReady` (mine 3 blocks), then pay its invoices:
+//! // node.open_channel(peer, Sat(1_000_000), Msat(0), false).await?;
+//! // node.pay_invoice(&bolt11, None).await?;
 //! node.stop();
 //! node.wait_stopped().await;
 //! # Ok(()) }
@@ -29,13 +34,13 @@
 //! | task | module | does |
 //! | --- | --- | --- |
 //! | listener + one task per connection | [`peer`] | handshake, `init`, ping/pong, hands BOLT 2 messages to the channel manager |
-//! | channel manager (a thread) | [`channels`] | owns every channel; per tick: handle inputs, commit all changed states at once, then send |
+//! | channel manager (a thread) | [`channels`] | owns every channel; per tick: handle inputs, sign once per channel, commit all changed states and records at once, then send |
 //! | chain follower | [`chain::follower`] | blocks → wallet and channel manager, reorgs included |
 //! | RPC server | [`rpc`] | JSON-RPC over HTTP with cookie auth |
 //!
 //! [`Node::stop`] stops them all; [`Node::wait_stopped`] waits for each.
 //! What the node reports as it runs comes as [`NodeEvent`]s
-//! ([`Node::subscribe`]).
+//! ([`Node::subscribe`]). Channel and payment operations are in [`api`].
 //!
 //! # Data directory
 //!
@@ -49,6 +54,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod chain;
 pub mod channels;
 pub mod config;
@@ -62,6 +68,11 @@ pub mod peer;
 pub mod rpc;
 mod tasks;
 
+pub use api::CreatedInvoice;
+pub use channels::{
+    ChannelInfo, ChannelsConfig, CmError, OpenedChannel, PayRequest, PaymentOutcome,
+    PaymentStatusKind,
+};
 pub use config::{BitcoindUrl, ChainConfig, NodeConfig, PeerConfig};
 pub use datadir::DataDir;
 pub use entropy::{EntropyError, EntropySource, OsEntropy};

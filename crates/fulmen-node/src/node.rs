@@ -16,7 +16,7 @@ use tokio::sync::{broadcast, mpsc, oneshot, watch, Notify};
 
 use crate::chain::follower::{wallet_tip, Follower};
 use crate::chain::{unix_now, ChainBackend, ChainBroadcaster, WalletHandle};
-use crate::channels::{ChannelManager, CmCommand, CmInput, StorePersister};
+use crate::channels::{ChannelManager, CmCommand, CmInput, CmServices, StorePersister};
 use crate::config::{ChainConfig, NodeConfig, MAX_ALIAS_LEN};
 use crate::datadir::DataDir;
 use crate::entropy::{random_bytes, EntropySource};
@@ -60,12 +60,13 @@ pub(crate) struct NodeInner {
     pub(crate) alias: String,
     pub(crate) network: Network,
     pub(crate) datadir: DataDir,
-    /// Signs invoices and gossip (phase 2).
-    #[allow(dead_code)]
+    /// Signs invoices.
     pub(crate) node_keys: NodeKeys,
-    /// Derives channel keys (phase 2: the channel manager's key source).
+    /// Derives channel keys (a copy lives in the channel manager).
     #[allow(dead_code)]
     pub(crate) key_tree: KeyTree,
+    /// Channel policy and invoice defaults.
+    pub(crate) channels_config: crate::channels::ChannelsConfig,
     pub(crate) entropy: Arc<dyn EntropySource>,
     pub(crate) wallet: WalletHandle,
     pub(crate) chain: ChainBackend,
@@ -119,14 +120,6 @@ impl Node {
             let path = datadir.store_path();
             blocking(move || fulmen_store::Store::open(path).map_err(NodeError::Store)).await?
         };
-        let stored = store.load_channels().map_err(NodeError::Store)?.len();
-        if stored > 0 {
-            // Phase 2 loads them into the channel manager.
-            tracing::warn!(
-                channels = stored,
-                "stored channels are not loaded by this version"
-            );
-        }
         let (key_tree, node_keys, fresh) = {
             let datadir = datadir.clone();
             let entropy = entropy.clone();
@@ -179,13 +172,64 @@ impl Node {
             source: chain.source.clone(),
             wallet: wallet.clone(),
         };
-        ChannelManager::new(
+        let cm = ChannelManager::new(
             StorePersister::new(store),
             Arc::new(peers.clone()),
             Arc::new(broadcaster.clone()),
-        )
-        .spawn(cm_rx, tasks.guard())
-        .map_err(NodeError::Io)?;
+            CmServices {
+                network,
+                key_tree: key_tree.clone(),
+                node_secret: *node_keys.secret_key(),
+                entropy: entropy.clone(),
+                wallet: Arc::new(wallet.clone()),
+                events: events.clone(),
+                config: config.channels.clone(),
+            },
+        )?;
+        let replay_from = cm.channels_height();
+        let replay = cm.awaits_funding() && replay_from > 0 && replay_from < start_tip.height;
+        cm.spawn(cm_rx, tasks.guard()).map_err(NodeError::Io)?;
+        {
+            let source = chain.source.clone();
+            let feerate = blocking(move || {
+                Ok(source
+                    .estimate_feerate(6)
+                    .map(|r| u32::try_from(r.to_sat_per_kwu()).unwrap_or(u32::MAX))
+                    .ok())
+            })
+            .await?;
+            if let Some(per_kw) = feerate {
+                let _ = to_cm.send(CmInput::Feerate { per_kw }).await;
+            }
+        }
+        if replay {
+            // Blocks the wallet saw but the channels may not have (a crash
+            // between the two): the channels count funding depth on them.
+            let source = chain.source.clone();
+            let from = replay_from
+                .saturating_add(1)
+                .max(start_tip.height.saturating_sub(2016));
+            let to = start_tip.height;
+            let blocks = blocking(move || {
+                let mut out = Vec::new();
+                for h in from..=to {
+                    if let Some(b) = source.block_at(h).map_err(NodeError::Chain)? {
+                        out.push((h, b));
+                    }
+                }
+                Ok(out)
+            })
+            .await?;
+            tracing::info!(from, to, "replaying blocks to the channels");
+            for (height, block) in blocks {
+                let _ = to_cm
+                    .send(CmInput::BlockConnected {
+                        height,
+                        block: Arc::new(block),
+                    })
+                    .await;
+            }
+        }
 
         let listen_addr = match config.listen {
             Some(addr) => {
@@ -229,6 +273,7 @@ impl Node {
                 datadir,
                 node_keys,
                 key_tree,
+                channels_config: config.channels.clone(),
                 entropy,
                 wallet,
                 chain,

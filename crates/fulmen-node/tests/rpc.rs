@@ -14,7 +14,6 @@ mod support;
 use std::sync::Arc;
 
 use fulmen_node::datadir::RpcCookie;
-use fulmen_node::rpc::methods::NOT_YET_IMPLEMENTED;
 use fulmen_node::rpc::RpcError;
 use fulmen_node::{ChainConfig, ClientError, DataDir, Node, NodeConfig, OsEntropy, RpcClient};
 use fulmen_types::Sat;
@@ -179,11 +178,29 @@ async fn connect_listpeers_decode_and_stubs() {
     let bad = rpc.call("connect", json!([unreachable])).await.unwrap_err();
     assert_eq!(bad.code(), Some(RpcError::CONNECT_FAILED));
 
-    for method in NOT_YET_IMPLEMENTED {
-        let e = rpc.call(method, json!([])).await.unwrap_err();
-        assert_eq!(e.code(), Some(RpcError::NOT_IMPLEMENTED), "{method}");
-        assert_eq!(e.to_string(), format!("{method} is not yet implemented"));
-    }
+    // Channel commands check their parameters and what they refer to.
+    let e = rpc.call("openchannel", json!([])).await.unwrap_err();
+    assert_eq!(e.code(), Some(RpcError::INVALID_PARAMS));
+    let stranger = "03e7156ae33b0a208d0744199163177e909e80176e55d97a2f221ede0f934dd9ad";
+    let e = rpc
+        .call("openchannel", json!([stranger, 100_000]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(RpcError::CHANNEL_ERROR));
+    assert_eq!(e.to_string(), "peer not connected");
+    let e = rpc
+        .call("closechannel", json!([format!("{:064x}", 7)]))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Some(RpcError::CHANNEL_ERROR));
+    assert_eq!(
+        rpc.call("listchannels", json!([])).await.unwrap(),
+        json!({"channels": []})
+    );
+    assert_eq!(
+        rpc.call("listforwards", json!([])).await.unwrap(),
+        json!({"forwards": []})
+    );
     let e = rpc.call("frobnicate", json!([])).await.unwrap_err();
     assert_eq!(e.code(), Some(RpcError::METHOD_NOT_FOUND));
 

@@ -99,6 +99,19 @@ impl Follower {
             };
             let _ = self.to_cm.send(input).await;
         }
+        if progressed {
+            let source = self.chain.source.clone();
+            let estimate = tokio::task::spawn_blocking(move || source.estimate_feerate(6))
+                .await
+                .map_err(|_| NodeError::TaskFailed)?;
+            match estimate {
+                Ok(rate) => {
+                    let per_kw = u32::try_from(rate.to_sat_per_kwu()).unwrap_or(u32::MAX);
+                    let _ = self.to_cm.send(CmInput::Feerate { per_kw }).await;
+                }
+                Err(e) => tracing::debug!(error = %e, "no feerate estimate"),
+            }
+        }
         let tip = self.wallet.with(|w| wallet_tip(w)).await?;
         let changed = self.synced.send_if_modified(|current| {
             let changed = *current != tip;

@@ -11,11 +11,13 @@ pub mod follower;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bitcoin::{Transaction, Txid};
+use bitcoin::{FeeRate, ScriptBuf, Transaction, Txid};
 use fulmen_chain::{BroadcastError, ChainSource, EmbeddedChain};
+use fulmen_types::Sat;
+use fulmen_wallet::onchain::CoinPolicy;
 use fulmen_wallet::onchain::OnchainWallet;
 
-use crate::channels::Broadcaster;
+use crate::channels::{Broadcaster, FundingWallet};
 use crate::error::NodeError;
 
 /// Seconds since the Unix epoch (0 if the clock is before it).
@@ -58,6 +60,45 @@ impl WalletHandle {
         })
         .await
         .map_err(|_| NodeError::TaskFailed)?
+    }
+}
+
+impl FundingWallet for WalletHandle {
+    fn build_funding(
+        &self,
+        script: ScriptBuf,
+        amount: Sat,
+        feerate_per_kw: u32,
+        aux_rand: [u8; 32],
+    ) -> Result<(Transaction, u32), String> {
+        let mut wallet = self.lock().map_err(|e| e.to_string())?;
+        let rate = FeeRate::from_sat_per_kwu(u64::from(feerate_per_kw));
+        let payment = wallet
+            .build_payment(script, amount, rate, CoinPolicy::ConfirmedOnly, aux_rand)
+            .map_err(|e| e.to_string())?;
+        // Reserve the coins while the channel is negotiated, so that a
+        // second opening does not pick them.
+        wallet
+            .apply_unconfirmed([payment.tx.clone()], unix_now())
+            .map_err(|e| e.to_string())?;
+        Ok((payment.tx, payment.output_index))
+    }
+
+    fn release_funding(&self, txid: Txid) {
+        match self.lock() {
+            Ok(mut wallet) => {
+                if let Err(e) = wallet.apply_evicted([txid], unix_now()) {
+                    tracing::warn!(%txid, error = %e, "cannot release funding coins");
+                }
+            }
+            Err(e) => tracing::error!(%txid, error = %e, "wallet unavailable"),
+        }
+    }
+
+    fn new_script(&self) -> Result<ScriptBuf, String> {
+        let mut wallet = self.lock().map_err(|e| e.to_string())?;
+        let address = wallet.new_address().map_err(|e| e.to_string())?;
+        Ok(address.address.script_pubkey())
     }
 }
 

@@ -564,6 +564,10 @@ impl Outbox for PeerManager {
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
     }
+
+    fn disconnect(&self, node_id: &NodeId) {
+        PeerManager::disconnect(self, node_id, DisconnectReason::ChannelWarning);
+    }
 }
 
 #[cfg(test)]

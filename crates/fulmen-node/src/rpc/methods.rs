@@ -11,7 +11,8 @@
 //! | `stop` | | `{status: "stopping"}`, then the node stops |
 //! | `mine` | `blocks`, `address` (optional) | `{block_hashes, height}` once applied; **regtest, embedded chain only** |
 //! | `decode` | `invoice` | the BOLT 11 invoice's fields |
-//! | `openchannel`, `listchannels`, `closechannel`, `invoice`, `pay`, `listinvoices`, `listpayments`, `listforwards` | | not yet implemented ([`RpcError::NOT_IMPLEMENTED`]) |
+//!
+//! Channels and payments: see [`super::channel_methods`].
 
 use bitcoin::hashes::{sha256, Hash};
 use fulmen_onion::{Invoice, InvoiceDescription};
@@ -22,18 +23,6 @@ use crate::error::NodeError;
 use crate::features::feature_names;
 use crate::node::Node;
 use crate::peer::{ConnectError, ConnectTarget};
-
-/// The methods of the command-line surface not implemented yet.
-pub const NOT_YET_IMPLEMENTED: [&str; 8] = [
-    "openchannel",
-    "listchannels",
-    "closechannel",
-    "invoice",
-    "pay",
-    "listinvoices",
-    "listpayments",
-    "listforwards",
-];
 
 /// Parameters given by position (array) or by name (object).
 #[derive(Debug, Clone, Copy)]
@@ -92,6 +81,9 @@ fn internal(e: NodeError) -> RpcError {
 /// Runs `method`.
 pub async fn dispatch(node: &Node, method: &str, params: &Value) -> Result<Value, RpcError> {
     let p = Params(params);
+    if let Some(result) = super::channel_methods::dispatch(node, method, p).await {
+        return result;
+    }
     match method {
         "getinfo" => getinfo(node).await,
         "newaddress" => {
@@ -114,7 +106,6 @@ pub async fn dispatch(node: &Node, method: &str, params: &Value) -> Result<Value
         }
         "mine" => mine(node, p).await,
         "decode" => decode(p),
-        m if NOT_YET_IMPLEMENTED.contains(&m) => Err(RpcError::not_implemented(m)),
         other => Err(RpcError::new(
             RpcError::METHOD_NOT_FOUND,
             format!(

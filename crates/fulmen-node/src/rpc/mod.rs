@@ -14,6 +14,7 @@
 //! The server listens on 127.0.0.1 by default: the cookie travels in clear
 //! text, so serving it beyond the machine needs a tunnel.
 
+pub mod channel_methods;
 pub mod client;
 pub mod methods;
 pub mod server;
@@ -52,6 +53,9 @@ impl RpcError {
     pub const CONNECT_FAILED: i64 = -32003;
     /// The invoice could not be decoded.
     pub const INVALID_INVOICE: i64 = -32004;
+    /// The channel manager refused a channel or payment command (no such
+    /// channel, peer not connected, channel refused, …).
+    pub const CHANNEL_ERROR: i64 = -32005;
 
     /// An error with `code` and `message`.
     pub fn new(code: i64, message: impl Into<String>) -> Self {

@@ -52,6 +52,27 @@ impl TestNode {
             .await
             .expect("node stops in time");
     }
+
+    /// Stops the node and keeps its data directory (to restart it).
+    pub async fn stop_keep(self) -> tempfile::TempDir {
+        self.node.stop();
+        tokio::time::timeout(WAIT, self.node.clone().wait_stopped())
+            .await
+            .expect("node stops in time");
+        self.dir
+    }
+}
+
+/// Starts a node in an existing data directory.
+pub async fn start_in(
+    dir: tempfile::TempDir,
+    config_fn: impl FnOnce(&std::path::Path) -> NodeConfig,
+) -> TestNode {
+    let node = Node::start(config_fn(dir.path()), Arc::new(OsEntropy))
+        .await
+        .expect("node restarts");
+    let events = node.subscribe();
+    TestNode { node, dir, events }
 }
 
 /// Fast peer timers for tests.

@@ -53,7 +53,9 @@ pub enum ClientCommand {
         #[arg(long)]
         address: Option<String>,
     },
-    /// Opens a channel (not yet implemented).
+    /// Opens a channel we fund with a connected peer; returns once the
+    /// funding transaction is broadcast (mine `minimum_depth` blocks, 3 by
+    /// default, for it to become `normal`).
     Openchannel {
         /// The peer's node id.
         node_id: String,
@@ -66,9 +68,10 @@ pub enum ClientCommand {
         #[arg(long)]
         private: bool,
     },
-    /// The channels (not yet implemented).
+    /// The channels: id, short channel id, peer, state, capacity, balances.
     Listchannels,
-    /// Closes a channel (not yet implemented).
+    /// Closes a channel: cooperatively, or unilaterally with --force;
+    /// returns the txid once broadcast.
     Closechannel {
         /// The channel id.
         channel_id: String,
@@ -76,7 +79,7 @@ pub enum ClientCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Creates an invoice (not yet implemented).
+    /// Creates a BOLT 11 invoice (AMOUNT_MSAT 0: any amount).
     Invoice {
         /// The amount in msat.
         amount_msat: u64,
@@ -85,7 +88,8 @@ pub enum ClientCommand {
         /// The description.
         description: String,
     },
-    /// Pays an invoice (not yet implemented).
+    /// Pays a BOLT 11 invoice over a direct channel with its payee; waits
+    /// for the outcome (`status`: `complete` or `failed`).
     Pay {
         /// The invoice.
         bolt11: String,
@@ -93,12 +97,20 @@ pub enum ClientCommand {
         #[arg(long)]
         amount_msat: Option<u64>,
     },
-    /// Invoices (not yet implemented).
+    /// Invoices (and keysend payments received).
     Listinvoices,
-    /// Payments (not yet implemented).
+    /// Outgoing payments.
     Listpayments,
-    /// Forwarded payments (not yet implemented).
+    /// Forwarded payments (none: Fulmen does not forward yet).
     Listforwards,
+    /// Pays a direct peer without an invoice (keysend, TLV 5482373484 with
+    /// a fresh preimage); waits for the outcome like `pay`.
+    Keysend {
+        /// The peer's node id.
+        node_id: String,
+        /// The amount in msat.
+        amount_msat: u64,
+    },
 }
 
 impl ClientCommand {
@@ -147,6 +159,13 @@ impl ClientCommand {
             Self::Listinvoices => ("listinvoices", json!({})),
             Self::Listpayments => ("listpayments", json!({})),
             Self::Listforwards => ("listforwards", json!({})),
+            Self::Keysend {
+                node_id,
+                amount_msat,
+            } => (
+                "keysend",
+                json!({ "id": node_id, "amount_msat": amount_msat }),
+            ),
         }
     }
 }
@@ -208,10 +227,39 @@ mod tests {
         }
         .request();
         assert_eq!((m, p), ("connect", json!({"id": "x@y:1"})));
+        let (m, p) = ClientCommand::Openchannel {
+            node_id: "02aa".into(),
+            amount_sat: 5,
+            push_msat: None,
+            private: true,
+        }
+        .request();
+        assert_eq!(m, "openchannel");
+        assert_eq!(
+            p,
+            json!({"id": "02aa", "amount_sat": 5, "push_msat": null, "private": true})
+        );
+        let (m, p) = ClientCommand::Keysend {
+            node_id: "02aa".into(),
+            amount_msat: 7,
+        }
+        .request();
+        assert_eq!((m, p), ("keysend", json!({"id": "02aa", "amount_msat": 7})));
+        let (m, p) = ClientCommand::Closechannel {
+            channel_id: "ab".into(),
+            force: true,
+        }
+        .request();
+        assert_eq!(
+            (m, p),
+            ("closechannel", json!({"channel_id": "ab", "force": true}))
+        );
         for (cmd, method) in [
             (ClientCommand::Getinfo, "getinfo"),
             (ClientCommand::Listinvoices, "listinvoices"),
             (ClientCommand::Listforwards, "listforwards"),
+            (ClientCommand::Listchannels, "listchannels"),
+            (ClientCommand::Listpayments, "listpayments"),
         ] {
             assert_eq!(cmd.request().0, method);
         }

@@ -2,15 +2,27 @@
 //!
 //! Starts a [`fulmen_node::Node`] from the data directory (creating the seed
 //! on the first start, from the operating system's entropy), prints one JSON
-//! line on stdout once it runs (`{"node_id", "listen", "rpc", "network"}`),
-//! logs to stderr (`RUST_LOG` filters, default `info`), and runs until the
-//! `stop` RPC or Ctrl-C.
+//! line on stdout once it runs (`{"node_id", "listen", "rpc", "network",
+//! "chain_rpc"}`), logs to stderr (`RUST_LOG` filters, default `info`), and
+//! runs until the `stop` RPC or Ctrl-C.
+//!
+//! With `--chain-rpc-listen ADDR --chain-rpc-password P` a node on its own
+//! embedded chain also serves that chain over the Bitcoin Core compatible
+//! JSON-RPC, so that a second node can follow it with
+//! `--bitcoind-rpc http://fulmen:P@ADDR` (two nodes, one regtest chain,
+//! without bitcoind).
+//!
+//! Test hook: `FULMEN_CRASH_AT=<point>[:<n>]` in the environment aborts the
+//! daemon right after a named commit (see `fulmen_node::channels::crash`);
+//! for crash tests only.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use bitcoin::Network;
+use fulmen_chain::rpc::{Credentials, ServerConfig};
+use fulmen_chain::{EmbeddedChain, EmbeddedConfig};
 use fulmen_node::{BitcoindUrl, ChainConfig, Node, NodeConfig, OsEntropy};
 
 use crate::client::GlobalOpts;
@@ -38,6 +50,17 @@ pub struct NodeArgs {
     /// The node's alias (at most 32 bytes).
     #[arg(long, default_value = "fulmen")]
     pub alias: String,
+    /// Also serve the embedded chain over a Bitcoin Core compatible
+    /// JSON-RPC here (for other nodes' --bitcoind-rpc); needs
+    /// --chain-rpc-password.
+    #[arg(long, requires = "chain_rpc_password")]
+    pub chain_rpc_listen: Option<SocketAddr>,
+    /// The user of --chain-rpc-listen.
+    #[arg(long, default_value = "fulmen")]
+    pub chain_rpc_user: String,
+    /// The password of --chain-rpc-listen.
+    #[arg(long)]
+    pub chain_rpc_password: Option<String>,
 }
 
 fn parse_network(s: &str) -> Result<Network, String> {
@@ -77,6 +100,15 @@ fn config(args: &NodeArgs, opts: &GlobalOpts) -> Result<NodeConfig, String> {
         );
     }
     config.rpc_listen = Some(args.rpc_listen);
+    if args.chain_rpc_listen.is_some() && args.bitcoind_rpc.is_some() {
+        return Err("--chain-rpc-listen serves the embedded chain: not with --bitcoind-rpc".into());
+    }
+    if args
+        .chain_rpc_listen
+        .is_some_and(|a| !a.ip().is_loopback() && !args.rpc_allow_remote)
+    {
+        return Err("--chain-rpc-listen is not a loopback address: add --rpc-allow-remote".into());
+    }
     config.chain = match &args.bitcoind_rpc {
         None => ChainConfig::EmbeddedInDatadir,
         Some(url) => {
@@ -108,12 +140,43 @@ pub fn run(args: NodeArgs, opts: &GlobalOpts) -> Result<(), Box<dyn std::error::
         .thread_name("fulmen")
         .build()?;
     runtime.block_on(async move {
+        let mut config = config;
+        let served = match args.chain_rpc_listen {
+            Some(addr) => {
+                // Open the embedded chain here so that the node and the
+                // chain server share it.
+                let dir = config.datadir.join(fulmen_node::datadir::CHAIN_DIR);
+                std::fs::create_dir_all(&dir)?;
+                let chain = EmbeddedChain::open(&dir, EmbeddedConfig::default())?;
+                config.chain = ChainConfig::Embedded(chain.clone());
+                let listener = tokio::net::TcpListener::bind(addr).await?;
+                let password = args.chain_rpc_password.clone().unwrap_or_default();
+                Some((
+                    chain,
+                    listener,
+                    Credentials::new(args.chain_rpc_user.clone(), password),
+                ))
+            }
+            None => None,
+        };
         let node = Node::start(config, Arc::new(OsEntropy)).await?;
+        let mut chain_rpc = None;
+        if let Some((chain, listener, credentials)) = served {
+            chain_rpc = Some(listener.local_addr()?);
+            let n = node.clone();
+            tokio::spawn(fulmen_chain::rpc::serve(
+                listener,
+                chain,
+                ServerConfig::new(credentials),
+                async move { n.stopping().await },
+            ));
+        }
         let ready = serde_json::json!({
             "node_id": node.node_id().to_string(),
             "network": node.network().to_string(),
             "listen": node.listen_addr().map(|a| a.to_string()),
             "rpc": node.rpc_addr().map(|a| a.to_string()),
+            "chain_rpc": chain_rpc.map(|a| a.to_string()),
         });
         println!("{ready}");
         tokio::select! {
@@ -143,6 +206,9 @@ mod tests {
             bitcoind_rpc: None,
             network: "regtest".into(),
             alias: "a".into(),
+            chain_rpc_listen: None,
+            chain_rpc_user: "fulmen".into(),
+            chain_rpc_password: None,
         }
     }
 
@@ -183,6 +249,15 @@ mod tests {
         assert!(config(&a, &opts()).is_err());
         let mut a = args();
         a.listen = "localhost".into();
+        assert!(config(&a, &opts()).is_err());
+        let mut a = args();
+        a.chain_rpc_listen = Some("127.0.0.1:0".parse().unwrap());
+        a.chain_rpc_password = Some("p".into());
+        assert!(config(&a, &opts()).is_ok());
+        a.bitcoind_rpc = Some("http://u:p@127.0.0.1:8332".into());
+        assert!(config(&a, &opts()).is_err());
+        let mut a = args();
+        a.chain_rpc_listen = Some("0.0.0.0:1".parse().unwrap());
         assert!(config(&a, &opts()).is_err());
     }
 }

@@ -8,94 +8,9 @@
     clippy::panic
 )]
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+mod common;
 
-use serde_json::Value;
-
-const BIN: &str = env!("CARGO_BIN_EXE_fulmen");
-const WAIT: Duration = Duration::from_secs(60);
-const COIN: u64 = 100_000_000;
-
-/// Runs `fulmen ARGS` and returns its output.
-fn fulmen(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).output().expect("runs")
-}
-
-/// Runs a client command against `datadir` and parses its stdout.
-fn client(datadir: &Path, args: &[&str]) -> (bool, Value) {
-    let mut all = vec!["--datadir", datadir.to_str().unwrap()];
-    all.extend_from_slice(args);
-    let out = fulmen(&all);
-    let text = String::from_utf8(out.stdout).unwrap();
-    let json: Value = serde_json::from_str(&text).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {text:?}, stderr {:?}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (out.status.success(), json)
-}
-
-struct Daemon {
-    child: Option<Child>,
-    ready: Value,
-}
-
-impl Daemon {
-    fn start(datadir: &Path) -> Self {
-        let mut child = Command::new(BIN)
-            .args([
-                "node",
-                "--datadir",
-                datadir.to_str().unwrap(),
-                "--listen",
-                "127.0.0.1:0",
-                "--rpc-listen",
-                "127.0.0.1:0",
-            ])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawns");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx.recv_timeout(WAIT).expect("the daemon reports it runs");
-        let ready: Value = serde_json::from_str(&line).expect("a JSON line");
-        Self {
-            child: Some(child),
-            ready,
-        }
-    }
-
-    /// Waits for the process to exit; its success.
-    fn wait_exit(mut self) -> bool {
-        let mut child = self.child.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let _ = tx.send(child.wait().map(|s| s.success()).unwrap_or(false));
-        });
-        rx.recv_timeout(WAIT).expect("the daemon exits in time")
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-}
+use common::*;
 
 #[test]
 fn daemon_and_client_commands() {
@@ -156,13 +71,14 @@ fn daemon_and_client_commands() {
         "Please consider supporting this project"
     );
 
+    let (ok, channels) = client(&datadir, &["listchannels"]);
+    assert!(ok);
+    assert_eq!(channels["channels"], serde_json::json!([]));
+
     // Failures: non-zero exit, a JSON error on stdout.
-    let (ok, err) = client(&datadir, &["listchannels"]);
+    let (ok, err) = client(&datadir, &["openchannel", &node_id, "100000"]);
     assert!(!ok);
-    assert_eq!(
-        err["error"]["message"],
-        "listchannels is not yet implemented"
-    );
+    assert_eq!(err["error"]["message"], "peer not connected");
     let (ok, err) = client(&datadir, &["connect", "not-a-target"]);
     assert!(!ok);
     assert!(err["error"]["code"].is_i64(), "{err}");
@@ -213,6 +129,7 @@ fn help_lists_every_command() {
         "listinvoices",
         "listpayments",
         "listforwards",
+        "keysend",
     ] {
         assert!(text.contains(cmd), "{cmd} missing from:\n{text}");
     }

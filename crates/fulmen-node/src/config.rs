@@ -94,6 +94,10 @@ pub struct NodeConfig {
     pub chain_poll_interval: Duration,
     /// Channel policy, unfunded-channel caps and invoice defaults.
     pub channels: crate::channels::ChannelsConfig,
+    /// How often the node tries to reconnect to peers it has channels with
+    /// (and an address for) when they are not connected (10 s; also once
+    /// at start).
+    pub reconnect_interval: Duration,
 }
 
 impl NodeConfig {
@@ -111,6 +115,7 @@ impl NodeConfig {
             peer: PeerConfig::default(),
             chain_poll_interval: Duration::from_secs(1),
             channels: crate::channels::ChannelsConfig::default(),
+            reconnect_interval: Duration::from_secs(10),
         }
     }
 }

@@ -65,6 +65,7 @@ pub mod events;
 pub mod features;
 pub mod node;
 pub mod peer;
+mod reconnect;
 pub mod rpc;
 mod tasks;
 

@@ -265,6 +265,13 @@ impl Node {
             .run(),
         );
 
+        tasks.spawn(crate::reconnect::run(
+            to_cm.clone(),
+            peers.clone(),
+            shutdown_rx.clone(),
+            config.reconnect_interval,
+        ));
+
         let node = Node {
             inner: Arc::new(NodeInner {
                 node_id,
@@ -338,7 +345,18 @@ impl Node {
 
     /// Connects to a peer (returns once `init` is exchanged).
     pub async fn connect(&self, target: &ConnectTarget) -> Result<(), NodeError> {
-        Ok(self.inner.peers.connect(target).await?)
+        self.inner.peers.connect(target).await?;
+        // Remembered (in the store) so that the node reconnects to peers it
+        // has channels with, after a disconnection or a restart.
+        let _ = self
+            .inner
+            .to_cm
+            .send(CmInput::Command(CmCommand::RememberPeer {
+                node_id: target.node_id,
+                address: target.address.clone(),
+            }))
+            .await;
+        Ok(())
     }
 
     /// The connected peers.

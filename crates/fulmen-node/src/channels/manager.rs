@@ -114,6 +114,8 @@ pub struct ChannelManager<P: Persister, O: Outbox, B: Broadcaster> {
     pub(super) paying: HashSet<PaymentHash>,
     /// Unpaid invoices, by payment hash.
     pub(super) invoices: HashMap<PaymentHash, fulmen_store::Invoice>,
+    /// Where peers can be reached (from outbound connects).
+    pub(super) addresses: HashMap<NodeId, String>,
     pub(super) work: Work,
     crash: Option<CrashHook>,
 }
@@ -148,6 +150,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             outgoing: HashMap::new(),
             paying: HashSet::new(),
             invoices: HashMap::new(),
+            addresses: HashMap::new(),
             work: Work::default(),
             crash: CrashHook::from_env(),
         };
@@ -174,7 +177,11 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         let parts = store
             .payment_parts_with_status(fulmen_store::PartStatus::InFlight)
             .map_err(NodeError::Store)?;
+        let peers = store.list_peers().map_err(NodeError::Store)?;
         self.next_key_index = key_index;
+        for peer in peers {
+            self.addresses.insert(peer.node_id, peer.address);
+        }
         for row in stored {
             let chan = Channel::decode_state(&row.state).map_err(|e| {
                 NodeError::Channels(format!("channel {} does not decode: {e}", row.channel_id))
@@ -334,6 +341,33 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             }
             CmCommand::ListPayments(reply) => {
                 let _ = reply.send(self.read(|s| s.list_payments(None)));
+            }
+            CmCommand::RememberPeer { node_id, address } => {
+                if self.addresses.get(&node_id) != Some(&address) {
+                    tick.batch.store.put_peer(fulmen_store::Peer {
+                        node_id,
+                        address: address.clone(),
+                        updated_at: self.now,
+                    });
+                    self.addresses.insert(node_id, address);
+                }
+            }
+            CmCommand::ReconnectTargets(reply) => {
+                let mut targets: Vec<crate::peer::ConnectTarget> = self
+                    .channels
+                    .values()
+                    .filter(|s| !matches!(s.chan, Channel::Closed(_)))
+                    .filter(|s| !self.peers.contains_key(&s.peer))
+                    .filter_map(|s| {
+                        Some(crate::peer::ConnectTarget {
+                            node_id: s.peer,
+                            address: self.addresses.get(&s.peer)?.clone(),
+                        })
+                    })
+                    .collect();
+                targets.sort_by_key(|t| t.node_id);
+                targets.dedup_by_key(|t| t.node_id);
+                let _ = reply.send(targets);
             }
         }
     }
@@ -733,6 +767,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         let batch = core::mem::take(&mut tick.batch);
         let ids = batch.channels.clone();
         let points = batch.points.clone();
+        let wrote = !batch.is_empty();
         let ok = match self.persister.commit(batch) {
             Ok(()) => true,
             Err(e) => {
@@ -742,7 +777,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 false
             }
         };
-        if ok {
+        if ok && wrote {
             if let Some(hook) = self.crash.as_mut() {
                 if hook.hits(&points, &tick.messages) {
                     super::crash::crash_now(&points);

@@ -191,6 +191,16 @@ pub enum CmCommand {
     ListInvoices(oneshot::Sender<Result<Vec<fulmen_store::Invoice>, CmError>>),
     /// Every outgoing payment, oldest first.
     ListPayments(oneshot::Sender<Result<Vec<fulmen_store::Payment>, CmError>>),
+    /// Remember where a peer can be reached (after an outbound connect).
+    RememberPeer {
+        /// The peer.
+        node_id: NodeId,
+        /// `HOST:PORT`.
+        address: String,
+    },
+    /// The peers to reconnect to: disconnected, with a channel that is not
+    /// closed, and a known address.
+    ReconnectTargets(oneshot::Sender<Vec<crate::peer::ConnectTarget>>),
 }
 
 /// What `openchannel` answers.

@@ -135,9 +135,9 @@ async fn connect(node: &Node, p: Params<'_>) -> Result<Value, RpcError> {
         .string(0, "id")?
         .parse()
         .map_err(|e| RpcError::invalid_params(format!("{e}")))?;
-    match node.peers().connect(&target).await {
+    match node.connect(&target).await {
         Ok(()) => Ok(json!({ "id": target.node_id.to_string() })),
-        Err(ConnectError::SelfConnect) => {
+        Err(NodeError::Connect(ConnectError::SelfConnect)) => {
             Err(RpcError::invalid_params("cannot connect to ourselves"))
         }
         Err(e) => Err(RpcError::new(RpcError::CONNECT_FAILED, e.to_string())),

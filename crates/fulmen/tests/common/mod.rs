@@ -72,13 +72,18 @@ impl Daemon {
     /// Starts `fulmen node --datadir DIR` on free loopback ports with
     /// `extra` arguments and `env` variables; waits for its ready line.
     pub fn start_with(datadir: &Path, extra: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_on(datadir, "127.0.0.1:0", extra, env)
+    }
+
+    /// [`Self::start_with`] listening for peers on `listen`.
+    pub fn start_on(datadir: &Path, listen: &str, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let mut cmd = Command::new(BIN);
         cmd.args([
             "node",
             "--datadir",
             datadir.to_str().unwrap(),
             "--listen",
-            "127.0.0.1:0",
+            listen,
             "--rpc-listen",
             "127.0.0.1:0",
         ])
@@ -132,6 +137,14 @@ impl Daemon {
             let _ = tx.send(child.wait().map(|s| s.success()).unwrap_or(false));
         });
         rx.recv_timeout(WAIT).expect("the daemon exits in time")
+    }
+
+    /// Whether the process has exited (then it is reaped).
+    pub fn exited(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => child.try_wait().ok().flatten().is_some(),
+            None => true,
+        }
     }
 
     /// Waits for the process to die by a signal (the crash hook aborts).

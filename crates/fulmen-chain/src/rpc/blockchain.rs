@@ -49,9 +49,13 @@ impl Service {
     }
 
     pub(crate) fn getblockhash(&self, p: &Params) -> Result<Value, RpcError> {
-        let height = p
-            .u32(0, "height")
-            .map_err(|_| RpcError::invalid_parameter("Block height out of range"))?;
+        let height = match p.required(0, "height")? {
+            serde_json::Value::Number(n) => n
+                .as_u64()
+                .and_then(|h| u32::try_from(h).ok())
+                .ok_or_else(|| RpcError::invalid_parameter("Block height out of range"))?,
+            other => return Err(super::params::type_error(other, "number")),
+        };
         match self.chain.block_hash_at(height)? {
             Some(hash) => Ok(json!(hash.to_string())),
             None => Err(RpcError::invalid_parameter("Block height out of range")),

@@ -18,10 +18,11 @@
 //! - outputs: `gettxout <txid> <n> false`;
 //! - transaction status: blocks the client has fetched, then `getrawtransaction <txid> true`
 //!   (needs `-txindex` on Core for confirmed transactions), then `getmempoolentry`;
-//! - spends: `gettxout` with the mempool says whether the outpoint is spent at all; confirmed
-//!   spends are found in the blocks the client has fetched (the last
+//! - spends: `gettxout` (without the mempool) says whether the outpoint is spent in the chain;
+//!   confirmed spends are found in the blocks the client has fetched (the last
 //!   [`RpcClientConfig::index_blocks`] of them; [`RpcChainClient::index_range`] fetches more), and
-//!   mempool spends by scanning `getrawmempool`.
+//!   mempool spends by scanning `getrawmempool` (each transaction fetched once while it stays in
+//!   the mempool).
 //!
 //! Limits: a spend confirmed in a block the client never fetched (older than its index window, or
 //! before it started) is not found until that range is indexed; a confirmed transaction's status
@@ -35,6 +36,7 @@
 //! reconnects, so the node resumes when the backend returns.
 
 use core::fmt;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -264,6 +266,8 @@ pub struct RpcChainClient {
     next_id: AtomicU64,
     conn: Mutex<Option<HttpConnection>>,
     index: Mutex<SeenIndex>,
+    /// Mempool transactions already fetched, so a mempool scan only fetches new ones.
+    mempool_cache: Mutex<HashMap<Txid, Transaction>>,
 }
 
 /// An answer that is JSON-RPC but not what the method returns.
@@ -316,6 +320,7 @@ impl RpcChainClient {
             next_id: AtomicU64::new(1),
             conn: Mutex::new(None),
             index: Mutex::new(index),
+            mempool_cache: Mutex::new(HashMap::new()),
         }
     }
 
@@ -453,7 +458,8 @@ impl RpcChainClient {
 
     /// Height and parent of a block, from memory or `getblockheader`.
     fn header(&self, hash: &BlockHash) -> Result<Option<HeaderEntry>, RpcClientError> {
-        if let Some(h) = self.index().header(hash) {
+        let cached = self.index().header(hash);
+        if let Some(h) = cached {
             return Ok(Some(h));
         }
         let Some(v) = self.call_opt("getblockheader", json!([hash.to_string()]))? else {
@@ -633,33 +639,54 @@ impl RpcChainClient {
         Ok(reject_from_rpc(e))
     }
 
-    /// The mempool transaction spending `outpoint`, with the input index.
+    /// The mempool transaction spending `outpoint`, with the input index. Scans the node's
+    /// mempool, fetching only transactions not seen by an earlier scan.
     fn mempool_spender(
         &self,
         outpoint: &OutPoint,
     ) -> Result<Option<(Transaction, u32)>, RpcClientError> {
         let list = self.call("getrawmempool", json!([false]))?;
-        let Some(txids) = list.as_array() else {
+        let Some(entries) = list.as_array() else {
             return garbage("getrawmempool: not an array");
         };
-        if txids.len() > self.config.max_mempool_scan {
+        if entries.len() > self.config.max_mempool_scan {
             tracing::warn!(
-                size = txids.len(),
+                size = entries.len(),
                 scanned = self.config.max_mempool_scan,
                 "mempool larger than the scan limit; a mempool spend may be missed"
             );
         }
-        for v in txids.iter().take(self.config.max_mempool_scan) {
-            let txid: Txid = parse_hash(v)?;
+        let txids = entries
+            .iter()
+            .take(self.config.max_mempool_scan)
+            .map(parse_hash::<Txid>)
+            .collect::<Result<Vec<_>, _>>()?;
+        let known: Vec<Txid> = {
+            let mut cache = self.mempool_cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache.retain(|t, _| txids.contains(t));
+            cache.keys().copied().collect()
+        };
+        for txid in txids.iter().filter(|t| !known.contains(t)) {
             let Some(raw) = self.call_opt("getrawtransaction", json!([txid.to_string()]))? else {
                 continue;
             };
             let tx = decode_tx(&raw)?;
-            if let Some(i) = tx.input.iter().position(|i| i.previous_output == *outpoint) {
-                return Ok(Some((tx, u32::try_from(i).unwrap_or(u32::MAX))));
+            if tx.compute_txid() != *txid {
+                return garbage("getrawtransaction answered another transaction");
             }
+            self.mempool_cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(*txid, tx);
         }
-        Ok(None)
+        let cache = self.mempool_cache.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(cache.values().find_map(|tx| {
+            let i = tx
+                .input
+                .iter()
+                .position(|i| i.previous_output == *outpoint)?;
+            Some((tx.clone(), u32::try_from(i).ok()?))
+        }))
     }
 
     fn broadcast_inner(&self, tx: &Transaction) -> Result<Txid, BroadcastError> {
@@ -842,10 +869,19 @@ impl ChainSource for RpcChainClient {
     }
 
     fn spending_tx(&self, outpoint: &OutPoint) -> Result<Option<Spend>, ChainError> {
-        // Unspent everywhere (mempool included): nothing to look for.
-        if self.tx_out_inner(outpoint, true)?.is_some() {
-            return Ok(None);
+        // Confirmed and unspent: only a mempool transaction can spend it. (Core's `gettxout` with
+        // the mempool would also say whether one does, but bcoin's does not hide mempool-spent
+        // outputs, so the mempool is scanned.)
+        if self.tx_out_inner(outpoint, false)?.is_some() {
+            return Ok(self
+                .mempool_spender(outpoint)?
+                .map(|(tx, input_index)| Spend {
+                    tx,
+                    input_index,
+                    status: TxStatus::Mempool,
+                }));
         }
+        // Spent in the chain (or never created): look in the blocks this client has fetched.
         let seen = self.index().spends_of(outpoint);
         for s in seen.iter().rev() {
             if !self.is_active(&s.at.block, s.at.height)? {
@@ -873,17 +909,23 @@ impl ChainSource for RpcChainClient {
                 },
             }));
         }
-        Ok(self
-            .mempool_spender(outpoint)?
-            .map(|(tx, input_index)| Spend {
-                tx,
-                input_index,
-                status: TxStatus::Mempool,
-            }))
+        // An output created by a mempool transaction may be spent in the mempool too.
+        if self.tx_out_inner(outpoint, true)?.is_some() || self.in_mempool(&outpoint.txid)? {
+            return Ok(self
+                .mempool_spender(outpoint)?
+                .map(|(tx, input_index)| Spend {
+                    tx,
+                    input_index,
+                    status: TxStatus::Mempool,
+                }));
+        }
+        Ok(None)
     }
 
     fn tx_status(&self, txid: &Txid) -> Result<TxStatus, ChainError> {
-        for seen in self.index().tx_blocks(txid).iter().rev() {
+        // (Bind first: the index lock must not be held across the calls below.)
+        let seen_in = self.index().tx_blocks(txid);
+        for seen in seen_in.iter().rev() {
             if self.is_active(&seen.block, seen.height)? {
                 return Ok(TxStatus::Confirmed {
                     block: BlockRef {

@@ -130,15 +130,16 @@ impl HttpConnection {
         body: &[u8],
         max_body: usize,
     ) -> Result<HttpResponse, HttpError> {
-        let head = format!(
+        let mut request = format!(
             "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {authorization}\r\n\
              Connection: keep-alive\r\nContent-Type: application/json\r\n\
              Content-Length: {}\r\n\r\n",
             body.len()
-        );
+        )
+        .into_bytes();
+        request.extend_from_slice(body);
         let stream = self.reader.get_mut();
-        stream.write_all(head.as_bytes()).map_err(io_error)?;
-        stream.write_all(body).map_err(io_error)?;
+        stream.write_all(&request).map_err(io_error)?;
         stream.flush().map_err(io_error)?;
         let response = self.read_response(max_body);
         if response.is_err() {
@@ -187,7 +188,10 @@ impl HttpConnection {
                 self.reusable = false;
             }
         }
-        let body = if chunked {
+        // 1xx, 204 and 304 responses never have a body (RFC 9112 section 6.3).
+        let body = if status < 200 || status == 204 || status == 304 {
+            Vec::new()
+        } else if chunked {
             self.read_chunked(max_body)?
         } else if let Some(n) = content_length {
             if n > max_body {

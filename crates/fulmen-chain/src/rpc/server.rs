@@ -30,6 +30,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use serde_json::{json, Map, Value};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
@@ -114,6 +115,7 @@ pub async fn serve(
     let idle = config.idle_timeout;
     let ctx = Arc::new(Ctx { service, config });
     let mut conns = JoinSet::new();
+    let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -134,7 +136,9 @@ pub async fn serve(
                     tracing::warn!(%peer, "rpc server: too many connections, closing new one");
                     continue;
                 };
+                let _ = stream.set_nodelay(true);
                 let ctx = Arc::clone(&ctx);
+                let watcher = graceful.watcher();
                 conns.spawn(async move {
                     let _permit = permit;
                     let svc = service_fn(move |req| handle(req, Arc::clone(&ctx)));
@@ -143,15 +147,26 @@ pub async fn serve(
                         .header_read_timeout(idle)
                         .keep_alive(true)
                         .serve_connection(TokioIo::new(stream), svc);
-                    if let Err(e) = conn.await {
+                    if let Err(e) = watcher.watch(conn).await {
                         tracing::debug!(%peer, error = %e, "rpc server: connection ended");
                     }
                 });
             }
         }
     }
+    // Let requests in flight (a `stop` call among them) finish; close idle connections.
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("rpc server: requests still running at shutdown; dropping them");
+    }
     conns.abort_all();
 }
+
+/// How long shutdown waits for requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 fn response(status: StatusCode, body: Bytes, json: bool) -> Response<Full<Bytes>> {
     let mut r = Response::new(Full::new(body));

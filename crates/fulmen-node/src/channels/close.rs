@@ -9,7 +9,7 @@ use fulmen_types::ChannelId;
 use tokio::sync::oneshot;
 
 use super::manager::{after, ChannelManager};
-use super::{Broadcaster, CmError, Outbox, PersistBatch, Persister, Tick};
+use super::{Broadcaster, CmError, Outbox, Persister, Tick};
 use crate::events::NodeEvent;
 
 impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
@@ -136,15 +136,19 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         let _ = tick;
     }
 
-    /// `invoice`: stores the invoice at once, in its own commit (it
-    /// reveals nothing to a peer).
+    /// `invoice`: the invoice goes into this tick's commit (with the
+    /// other records of the tick); answered once committed. Duplicates
+    /// (hash or label, in the store or earlier in the tick) are refused
+    /// before, so they can never fail the commit.
     pub(super) fn add_invoice(
         &mut self,
+        tick: &mut Tick,
         invoice: fulmen_store::Invoice,
         reply: oneshot::Sender<Result<(), CmError>>,
     ) {
         let hash = invoice.payment_hash;
         let taken = self.invoices.contains_key(&hash)
+            || self.work.labels.contains(&invoice.label)
             || self
                 .read(|s| {
                     Ok(s.invoice_by_hash(&hash)?.is_some()
@@ -155,15 +159,12 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             let _ = reply.send(Err(CmError::DuplicateInvoice));
             return;
         }
-        let mut batch = PersistBatch::default();
-        batch.store.insert_invoice(invoice.clone());
-        let result = self
-            .persister
-            .commit(batch)
-            .map_err(|e| CmError::Store(e.to_string()));
-        if result.is_ok() {
-            self.invoices.insert(hash, invoice);
-        }
-        let _ = reply.send(result);
+        self.work.labels.insert(invoice.label.clone());
+        self.work.added.push(hash);
+        tick.batch.store.insert_invoice(invoice.clone());
+        self.invoices.insert(hash, invoice);
+        after(tick, move |ok| {
+            let _ = reply.send(if ok { Ok(()) } else { Err(CmError::Stopped) });
+        });
     }
 }

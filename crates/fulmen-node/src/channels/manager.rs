@@ -85,6 +85,9 @@ pub(super) struct Work {
     pub(super) forget: BTreeSet<ChannelId>,
     /// Invoices paid in this tick (dropped from the cache after it).
     pub(super) paid: Vec<PaymentHash>,
+    /// Labels and hashes of invoices added in this tick.
+    pub(super) labels: HashSet<String>,
+    pub(super) added: Vec<PaymentHash>,
 }
 
 /// The channel manager (see the module documentation of [`super`]).
@@ -334,7 +337,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 force,
                 reply,
             } => self.close_channel(tick, channel_id, force, reply),
-            CmCommand::AddInvoice { invoice, reply } => self.add_invoice(*invoice, reply),
+            CmCommand::AddInvoice { invoice, reply } => self.add_invoice(tick, *invoice, reply),
             CmCommand::Pay { request, reply } => self.pay(tick, *request, reply),
             CmCommand::ListInvoices(reply) => {
                 let _ = reply.send(self.read(|s| s.list_invoices(None)));
@@ -811,6 +814,12 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             }
         }
         self.work.rekeyed.clear();
+        self.work.labels.clear();
+        for hash in core::mem::take(&mut self.work.added) {
+            if !ok {
+                self.invoices.remove(&hash);
+            }
+        }
         for hash in core::mem::take(&mut self.work.paid) {
             if self
                 .invoices

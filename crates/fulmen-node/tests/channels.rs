@@ -283,3 +283,40 @@ async fn open_pay_restart_and_close() {
     a.stop().await;
     b.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_funder_restarted_before_confirmation_gets_the_channel_ready() {
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let cfg = |c: &EmbeddedChain| {
+        let c = c.clone();
+        move |dir: &std::path::Path| config(dir, Some(c), fast_peers())
+    };
+    let mut a = start_with(cfg(&chain)).await;
+    let mut b = start_with(cfg(&chain)).await;
+    a.node.mine(1, None).await.unwrap();
+    mine(&a, 100).await;
+    wait_confirmed(&mut a, 50 * COIN).await;
+    a.node.connect(&target(&b)).await.unwrap();
+    let opened = a
+        .node
+        .open_channel(b.id(), Sat(300_000), Msat(10_000_000), true)
+        .await
+        .unwrap();
+    let id = opened.channel_id;
+    // A stops; the funding confirms while it is away.
+    let dir = a.stop_keep().await;
+    mine(&b, 3).await;
+    let mut a = start_in(dir, cfg(&chain)).await;
+    assert_eq!(channel(&a, id).await.state, "opening");
+    a.node.connect(&target(&b)).await.unwrap();
+    wait_ready(&mut a, id).await;
+    wait_ready(&mut b, id).await;
+    let info = channel(&a, id).await;
+    assert_eq!(info.state, "normal");
+    // The push went to B at opening.
+    assert_eq!(info.local_balance, Msat(290_000_000));
+    assert_eq!(channel(&b, id).await.local_balance, Msat(10_000_000));
+    pay(&b, &a, 1_000_000, "a1").await;
+    a.stop().await;
+    b.stop().await;
+}

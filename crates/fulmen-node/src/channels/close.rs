@@ -91,6 +91,20 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 self.work.forget.insert(id);
             }
         }
+        // Our HTLCs in flight now resolve on chain (a later phase): their
+        // payments stay pending; whoever waits on them is told.
+        if txid.is_some() {
+            for ((channel, _), htlc) in self.outgoing.iter_mut() {
+                if *channel == id {
+                    for w in htlc.waiters.drain(..) {
+                        let _ = w.send(Err(CmError::Channel(
+                            "the channel closed with the payment in flight: it resolves on chain"
+                                .into(),
+                        )));
+                    }
+                }
+            }
+        }
         let result = txid.ok_or(CmError::Abandoned(peer_error));
         after(tick, move |ok| {
             for w in waiters {

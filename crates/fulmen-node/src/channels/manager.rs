@@ -245,6 +245,12 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             .name("fulmen-channels".into())
             .spawn(move || {
                 let mut cm = self;
+                // Resume what a restart interrupted: unresolved incoming
+                // HTLCs, unconfirmed funding transactions.
+                let mut tick = Tick::default();
+                cm.resolve_pending_incoming(&mut tick);
+                cm.rebroadcast_funding(&mut tick);
+                cm.finish_tick(tick);
                 while let Some(first) = inputs.blocking_recv() {
                     let mut tick = Tick::default();
                     cm.now = crate::chain::unix_now();
@@ -628,6 +634,9 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             });
         }
         self.close_confirmations(tick, block);
+        if height % 6 == 0 {
+            self.rebroadcast_funding(tick);
+        }
         tick.batch
             .store
             .set_kv(CHANNELS_HEIGHT_KEY, height.to_be_bytes().to_vec());

@@ -251,4 +251,17 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             Err(e) => refuse(tick, &e.violation().to_string()),
         }
     }
+
+    /// Broadcasts again the funding transactions we made that are not
+    /// confirmed yet (at start, then every 6 blocks): a broadcast may have
+    /// failed, or the transaction left the mempool.
+    pub(super) fn rebroadcast_funding(&mut self, tick: &mut Tick) {
+        for (id, slot) in &self.channels {
+            if let Channel::AwaitingFunding(a) = &slot.chan {
+                if let (Some(tx), None) = (&a.funding_tx, a.confirmation) {
+                    tick.broadcasts.push((Some(*id), tx.clone()));
+                }
+            }
+        }
+    }
 }

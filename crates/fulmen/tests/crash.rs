@@ -177,10 +177,14 @@ fn setup() -> Pair {
     }
 }
 
+/// The payment, if the node answers and has it.
 fn payment(dir: &std::path::Path, hash: &str) -> Option<Value> {
-    ok(dir, &["listpayments"])["payments"]
-        .as_array()
-        .unwrap()
+    let (answered, list) = client(dir, &["listpayments"]);
+    if !answered {
+        return None;
+    }
+    list["payments"]
+        .as_array()?
         .iter()
         .find(|p| p["payment_hash"] == hash)
         .cloned()
@@ -199,11 +203,7 @@ fn invoice(dir: &std::path::Path, hash: &str) -> Value {
 /// One payment with `victim` armed to abort at `point`. Returns whether it
 /// aborted.
 fn crash_case(p: &mut Pair, victim: Side, point: &str) -> bool {
-    p.stop(victim);
-    p.start(victim, &[("FULMEN_CRASH_AT", point)]);
-    p.reconnect();
-    let (a0, b0) = p.balances();
-
+    // The invoice first: creating it is a commit of B's too.
     p.invoices += 1;
     let label = format!("crash-{}", p.invoices);
     let inv = ok(
@@ -212,6 +212,10 @@ fn crash_case(p: &mut Pair, victim: Side, point: &str) -> bool {
     );
     let hash = inv["payment_hash"].as_str().unwrap().to_owned();
     let bolt11 = inv["bolt11"].as_str().unwrap().to_owned();
+    p.stop(victim);
+    p.start(victim, &[("FULMEN_CRASH_AT", point)]);
+    p.reconnect();
+    let (a0, b0) = p.balances();
     let da = p.da.clone();
     let payer = std::thread::spawn(move || client(&da, &["pay", &bolt11]));
 

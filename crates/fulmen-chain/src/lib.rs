@@ -9,6 +9,10 @@
 //! ([`TxReject`], [`BlockReject`]) so a JSON-RPC server can return them unchanged.
 //!
 //! Script validation runs Bitcoin Core's own interpreter through libbitcoinconsensus.
+//!
+//! Over the network ([`rpc`]): [`rpc::serve`] / [`rpc::RpcServer`] serve an embedded chain with a
+//! Bitcoin Core compatible JSON-RPC (what `fulmen chain` runs), and [`rpc::RpcChainClient`]
+//! implements [`ChainSource`] against bitcoind-compatible nodes (bitcoind, bcoin, or that server).
 
 #![forbid(unsafe_code)]
 

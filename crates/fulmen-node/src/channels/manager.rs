@@ -195,7 +195,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             tracing::info!(channel = %row.channel_id, peer = %row.peer_id, phase = slot.chan.phase(), "channel loaded");
             self.channels.insert(row.channel_id, slot);
         }
-        for inv in unpaid {
+        for inv in unpaid.into_iter().filter(|i| i.expires_at >= self.now) {
             self.invoices.insert(inv.payment_hash, inv);
         }
         self.resume_payments(parts);
@@ -636,6 +636,10 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         self.close_confirmations(tick, block);
         if height % 6 == 0 {
             self.rebroadcast_funding(tick);
+            let now = self.now;
+            self.invoices.retain(|_, i| {
+                i.status != fulmen_store::InvoiceStatus::Unpaid || i.expires_at >= now
+            });
         }
         tick.batch
             .store

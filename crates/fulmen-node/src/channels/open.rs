@@ -207,31 +207,21 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         let Some(their_features) = self.peers.get(&peer).cloned() else {
             return;
         };
-        let prepared = (|| {
-            let shutdown_script = self.svc.wallet.new_script().map_err(CmError::Funding)?;
-            let local_alias = self.random_alias()?;
-            Ok::<_, CmError>((shutdown_script, local_alias))
-        })();
-        let (shutdown_script, local_alias) = match prepared {
-            Ok(p) => p,
-            Err(e) => return refuse(tick, &e.to_string()),
+        // The checks first, with the next key index and a placeholder
+        // script and alias: a refused `open_channel` costs neither a key
+        // index nor a wallet address (flood resistance).
+        let candidate = self.next_key_index;
+        let Ok(secrets) = self.derive_secrets(u64::from(candidate)) else {
+            return refuse(tick, "internal error");
         };
-        let key_index = match self.next_key_index(tick) {
-            Ok(i) => i,
-            Err(e) => return refuse(tick, &e.to_string()),
-        };
-        let secrets = match self.derive_secrets(u64::from(key_index)) {
-            Ok(s) => s,
-            Err(_) => return refuse(tick, "internal error"),
-        };
-        let setup = InboundSetup {
+        let setup = |shutdown_script, local_alias| InboundSetup {
             chain_hash: chain_hash(self.svc.network),
-            key_index: u64::from(key_index),
+            key_index: u64::from(candidate),
             shutdown_script,
             upfront_shutdown: false,
             local_alias,
             our_features: our_init_features(),
-            their_features,
+            their_features: their_features.clone(),
         };
         let ctx = Ctx {
             now: self.now,
@@ -241,15 +231,30 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             config: &self.svc.config.channel,
             feerate_per_kw: self.feerate,
         };
-        match Channel::new_inbound(&open, setup, &ctx) {
-            Ok((chan, out)) => {
-                tracing::info!(peer = %peer, channel = %temporary, funding = %open.funding, "accepting channel");
-                self.channels
-                    .insert(temporary, Slot::new(peer, chan, secrets));
-                self.apply(tick, temporary, out);
-            }
-            Err(e) => refuse(tick, &e.violation().to_string()),
+        let probe = setup(placeholder_script(), ShortChannelId(0));
+        if let Err(e) = Channel::new_inbound(&open, probe, &ctx) {
+            return refuse(tick, &e.violation().to_string());
         }
+        let prepared = (|| {
+            let shutdown_script = self.svc.wallet.new_script().map_err(CmError::Funding)?;
+            let local_alias = self.random_alias()?;
+            Ok::<_, CmError>((shutdown_script, local_alias))
+        })();
+        let accepted = prepared.and_then(|(script, alias)| {
+            Channel::new_inbound(&open, setup(script, alias), &ctx)
+                .map_err(|e| CmError::Channel(e.violation().to_string()))
+        });
+        let (chan, out) = match accepted {
+            Ok(a) => a,
+            Err(e) => return refuse(tick, &e.to_string()),
+        };
+        if self.next_key_index(tick).ok() != Some(candidate) {
+            return refuse(tick, "internal error");
+        }
+        tracing::info!(peer = %peer, channel = %temporary, funding = %open.funding, "accepting channel");
+        self.channels
+            .insert(temporary, Slot::new(peer, chan, secrets));
+        self.apply(tick, temporary, out);
     }
 
     /// Broadcasts again the funding transactions we made that are not
@@ -264,4 +269,12 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             }
         }
     }
+}
+
+/// A valid P2WPKH script standing in for our shutdown script while an
+/// `open_channel` is checked.
+fn placeholder_script() -> ScriptBuf {
+    let mut bytes = vec![0x00, 0x14];
+    bytes.extend([0u8; 20]);
+    ScriptBuf::from_bytes(bytes)
 }

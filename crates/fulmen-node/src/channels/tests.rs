@@ -374,3 +374,36 @@ fn unfunded_inbound_channels_are_capped_per_peer_and_in_total() {
     // Key indices were handed out once per accepted channel.
     assert_eq!(cm.next_key_index, 3);
 }
+
+#[test]
+fn a_refused_open_channel_costs_no_key_index() {
+    let log = Arc::new(Log::default());
+    let mut cm = manager(&log, true);
+    let mut tick = Tick::default();
+    let peer = NodeId([2; 33]);
+    cm.handle(
+        CmInput::PeerConnected {
+            node_id: peer,
+            features: crate::features::our_init_features(),
+        },
+        &mut tick,
+    );
+    let mut bad = open_channel(1);
+    bad.chain_hash = crate::features::chain_hash(Network::Bitcoin);
+    let mut tiny = open_channel(2);
+    tiny.funding = Sat(1_000);
+    for open in [bad, tiny] {
+        tick.messages.clear();
+        cm.handle(
+            CmInput::PeerMessage {
+                node_id: peer,
+                msg: Box::new(Message::OpenChannel(open)),
+            },
+            &mut tick,
+        );
+        assert_eq!(tick.messages.len(), 1);
+        assert_eq!(tick.messages[0].msg.msg_type(), 17, "an error");
+    }
+    assert_eq!(cm.next_key_index, 0);
+    assert!(tick.batch.is_empty());
+}

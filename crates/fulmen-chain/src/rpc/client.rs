@@ -1,11 +1,11 @@
-//! [`RpcChainClient`]: the node's [`ChainSource`] backed by a bitcoind-compatible JSON-RPC
+//! [`RpcChainClient`]: the node's [`ChainSource`](crate::ChainSource) backed by a bitcoind-compatible JSON-RPC
 //! (Bitcoin Core, bcoin, or this crate's chain server).
 //!
 //! How it maps the trait onto RPC calls:
 //! - tip: `getbestblockhash`, height from `getblockheader` (headers are remembered);
 //! - blocks: `getblockhash`, `getblock <hash> 0` (decoded, merkle root and witness commitment
 //!   checked: a node answering garbage is an error, not a block);
-//! - [`ChainSource::events_since`]: walks back from the caller's tip through
+//! - [`ChainSource::events_since`](crate::ChainSource::events_since): walks back from the caller's tip through
 //!   `previousblockhash` until `getblockhash(height)` agrees (the fork point), then fetches up to
 //!   [`RpcClientConfig::max_events`] blocks forward, stopping early if the chain changes under it;
 //! - broadcast: `sendrawtransaction`; errors become typed [`TxReject`]s (missing inputs and
@@ -44,7 +44,7 @@ use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use bitcoin::consensus::encode::serialize_hex;
-use bitcoin::{Block, BlockHash, FeeRate, OutPoint, ScriptBuf, Transaction, TxOut, Txid};
+use bitcoin::{Block, BlockHash, FeeRate, OutPoint, Transaction, Txid};
 use serde_json::{json, Value};
 
 use super::auth::Credentials;
@@ -55,7 +55,7 @@ use super::error::{RpcError, RPC_IN_WARMUP, RPC_VERIFY_REJECTED};
 use super::http::{HttpConnection, HttpError};
 use super::params::btc_to_sat;
 use crate::error::{BroadcastError, ChainError, TxReject};
-use crate::source::{BlockRef, ChainEvent, ChainSource, Spend, TxStatus, UtxoInfo};
+use crate::source::BlockRef;
 
 /// The `op` of the [`ChainError::Io`] the trait methods return for backend failures.
 pub const BACKEND_OP: &str = "calling the json-rpc chain backend";
@@ -81,7 +81,7 @@ pub struct RpcClientConfig {
     pub fee_floor: FeeRate,
     /// Highest feerate returned (guards against a node answering absurd estimates).
     pub fee_ceiling: FeeRate,
-    /// Most blocks fetched by one [`ChainSource::events_since`] call.
+    /// Most blocks fetched by one [`ChainSource::events_since`](crate::ChainSource::events_since) call.
     pub max_events: usize,
     /// How many fetched blocks the spend/confirmation index keeps.
     pub index_blocks: usize,
@@ -256,7 +256,7 @@ impl Failure {
     }
 }
 
-/// A JSON-RPC client for a bitcoind-compatible node, implementing [`ChainSource`]. See the
+/// A JSON-RPC client for a bitcoind-compatible node, implementing [`ChainSource`](crate::ChainSource). See the
 /// module documentation.
 #[derive(Debug)]
 pub struct RpcChainClient {
@@ -271,7 +271,7 @@ pub struct RpcChainClient {
 }
 
 /// An answer that is JSON-RPC but not what the method returns.
-fn invalid(problem: &'static str) -> RpcClientError {
+pub(super) fn invalid(problem: &'static str) -> RpcClientError {
     RpcClientError::InvalidResponse {
         method: String::new(),
         attempts: 1,
@@ -279,18 +279,18 @@ fn invalid(problem: &'static str) -> RpcClientError {
     }
 }
 
-fn garbage<T>(problem: &'static str) -> Result<T, RpcClientError> {
+pub(super) fn garbage<T>(problem: &'static str) -> Result<T, RpcClientError> {
     Err(invalid(problem))
 }
 
-fn parse_hash<H: FromStr>(v: &Value) -> Result<H, RpcClientError> {
+pub(super) fn parse_hash<H: FromStr>(v: &Value) -> Result<H, RpcClientError> {
     match v.as_str().and_then(|s| s.parse().ok()) {
         Some(h) => Ok(h),
         None => garbage("expected a hash"),
     }
 }
 
-fn parse_u32(v: &Value) -> Result<u32, RpcClientError> {
+pub(super) fn parse_u32(v: &Value) -> Result<u32, RpcClientError> {
     match v.as_u64().and_then(|n| u32::try_from(n).ok()) {
         Some(n) => Ok(n),
         None => garbage("expected a small non-negative integer"),
@@ -298,7 +298,7 @@ fn parse_u32(v: &Value) -> Result<u32, RpcClientError> {
 }
 
 /// A BTC/kvB figure as a feerate, if positive and finite.
-fn btc_per_kvb(v: &Value) -> Option<FeeRate> {
+pub(super) fn btc_per_kvb(v: &Value) -> Option<FeeRate> {
     let f = v.as_f64()?;
     if !(f.is_finite() && f > 0.0) {
         return None;
@@ -329,7 +329,7 @@ impl RpcChainClient {
         &self.config
     }
 
-    fn index(&self) -> MutexGuard<'_, SeenIndex> {
+    pub(super) fn index(&self) -> MutexGuard<'_, SeenIndex> {
         // The index is a cache: a panic while it was held leaves it usable.
         self.index.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -448,7 +448,11 @@ impl RpcChainClient {
     }
 
     /// Like [`RpcChainClient::call`], mapping "not found" answers to `None`.
-    fn call_opt(&self, method: &str, params: Value) -> Result<Option<Value>, RpcClientError> {
+    pub(super) fn call_opt(
+        &self,
+        method: &str,
+        params: Value,
+    ) -> Result<Option<Value>, RpcClientError> {
         match self.call(method, params) {
             Ok(v) => Ok(Some(v)),
             Err(RpcClientError::Rpc(e)) if e.is_not_found() => Ok(None),
@@ -457,7 +461,7 @@ impl RpcChainClient {
     }
 
     /// Height and parent of a block, from memory or `getblockheader`.
-    fn header(&self, hash: &BlockHash) -> Result<Option<HeaderEntry>, RpcClientError> {
+    pub(super) fn header(&self, hash: &BlockHash) -> Result<Option<HeaderEntry>, RpcClientError> {
         let cached = self.index().header(hash);
         if let Some(h) = cached {
             return Ok(Some(h));
@@ -483,7 +487,7 @@ impl RpcChainClient {
         Ok(Some(entry))
     }
 
-    fn tip_inner(&self) -> Result<BlockRef, RpcClientError> {
+    pub(super) fn tip_inner(&self) -> Result<BlockRef, RpcClientError> {
         let hash: BlockHash = parse_hash(&self.call("getbestblockhash", json!([]))?)?;
         match self.header(&hash)? {
             Some(h) => Ok(BlockRef {
@@ -494,7 +498,7 @@ impl RpcChainClient {
         }
     }
 
-    fn hash_at(&self, height: u32) -> Result<Option<BlockHash>, RpcClientError> {
+    pub(super) fn hash_at(&self, height: u32) -> Result<Option<BlockHash>, RpcClientError> {
         match self.call("getblockhash", json!([height])) {
             Ok(v) => parse_hash(&v).map(Some),
             Err(RpcClientError::Rpc(e)) => {
@@ -510,7 +514,7 @@ impl RpcChainClient {
         }
     }
 
-    fn block_inner(&self, hash: &BlockHash) -> Result<Option<Block>, RpcClientError> {
+    pub(super) fn block_inner(&self, hash: &BlockHash) -> Result<Option<Block>, RpcClientError> {
         let Some(v) = self.call_opt("getblock", json!([hash.to_string(), 0]))? else {
             return Ok(None);
         };
@@ -535,7 +539,7 @@ impl RpcChainClient {
     }
 
     /// Fetches and indexes the active blocks from `from` to `to` (inclusive, clamped to the tip),
-    /// so that spends confirmed there are found by [`ChainSource::spending_tx`]. Returns how many
+    /// so that spends confirmed there are found by [`ChainSource::spending_tx`](crate::ChainSource::spending_tx). Returns how many
     /// blocks were indexed.
     pub fn index_range(&self, from: u32, to: u32) -> Result<u32, ChainError> {
         let mut n = 0;
@@ -551,22 +555,22 @@ impl RpcChainClient {
     }
 
     /// Whether `block` at `height` is in the node's active chain.
-    fn is_active(&self, block: &BlockHash, height: u32) -> Result<bool, RpcClientError> {
+    pub(super) fn is_active(&self, block: &BlockHash, height: u32) -> Result<bool, RpcClientError> {
         Ok(self.hash_at(height)? == Some(*block))
     }
 
-    fn confirmations(&self, height: u32) -> Result<u32, RpcClientError> {
+    pub(super) fn confirmations(&self, height: u32) -> Result<u32, RpcClientError> {
         let tip = self.tip_inner()?;
         Ok(tip.height.saturating_sub(height).saturating_add(1))
     }
 
-    fn in_mempool(&self, txid: &Txid) -> Result<bool, RpcClientError> {
+    pub(super) fn in_mempool(&self, txid: &Txid) -> Result<bool, RpcClientError> {
         Ok(self
             .call_opt("getmempoolentry", json!([txid.to_string()]))?
             .is_some())
     }
 
-    fn tx_out_inner(
+    pub(super) fn tx_out_inner(
         &self,
         outpoint: &OutPoint,
         include_mempool: bool,
@@ -641,7 +645,7 @@ impl RpcChainClient {
 
     /// The mempool transaction spending `outpoint`, with the input index. Scans the node's
     /// mempool, fetching only transactions not seen by an earlier scan.
-    fn mempool_spender(
+    pub(super) fn mempool_spender(
         &self,
         outpoint: &OutPoint,
     ) -> Result<Option<(Transaction, u32)>, RpcClientError> {
@@ -689,7 +693,7 @@ impl RpcChainClient {
         }))
     }
 
-    fn broadcast_inner(&self, tx: &Transaction) -> Result<Txid, BroadcastError> {
+    pub(super) fn broadcast_inner(&self, tx: &Transaction) -> Result<Txid, BroadcastError> {
         let txid = tx.compute_txid();
         match self.call("sendrawtransaction", json!([serialize_hex(tx)])) {
             Ok(v) => {
@@ -741,226 +745,6 @@ fn decode_tx(v: &Value) -> Result<Transaction, RpcClientError> {
     {
         Some(tx) => Ok(tx),
         None => garbage("not a hex-encoded transaction"),
-    }
-}
-
-impl ChainSource for RpcChainClient {
-    fn tip(&self) -> Result<BlockRef, ChainError> {
-        Ok(self.tip_inner()?)
-    }
-
-    fn block_hash_at(&self, height: u32) -> Result<Option<BlockHash>, ChainError> {
-        Ok(self.hash_at(height)?)
-    }
-
-    fn block(&self, hash: &BlockHash) -> Result<Option<Block>, ChainError> {
-        Ok(self.block_inner(hash)?)
-    }
-
-    fn events_since(&self, known_tip: &BlockRef) -> Result<Vec<ChainEvent>, ChainError> {
-        let known = self
-            .header(&known_tip.hash)?
-            .ok_or(ChainError::UnknownBlock(known_tip.hash))?;
-        if known.height != known_tip.height {
-            return Err(ChainError::InvalidArgument(
-                "known tip height does not match its hash",
-            ));
-        }
-        let mut events = Vec::new();
-        let mut cur = *known_tip;
-        while !self.is_active(&cur.hash, cur.height)? {
-            let h = self
-                .header(&cur.hash)?
-                .ok_or(ChainError::UnknownBlock(cur.hash))?;
-            let prev = h.prev.ok_or(ChainError::UnknownBlock(cur.hash))?;
-            events.push(ChainEvent::BlockDisconnected(cur.height, cur.hash));
-            cur = BlockRef {
-                height: cur.height.saturating_sub(1),
-                hash: prev,
-            };
-        }
-        let tip = self.tip_inner()?;
-        let mut prev_hash = cur.hash;
-        let mut height = cur.height.saturating_add(1);
-        let mut connects = 0;
-        while height <= tip.height && connects < self.config.max_events {
-            let Some(hash) = self.hash_at(height)? else {
-                break;
-            };
-            let Some(block) = self.block_inner(&hash)? else {
-                break;
-            };
-            if block.header.prev_blockhash != prev_hash {
-                // The chain changed under us; the next call walks back from here.
-                break;
-            }
-            prev_hash = hash;
-            events.push(ChainEvent::BlockConnected(height, block));
-            connects += 1;
-            height = height.saturating_add(1);
-        }
-        Ok(events)
-    }
-
-    fn broadcast(&self, tx: &Transaction) -> Result<Txid, BroadcastError> {
-        self.broadcast_inner(tx)
-    }
-
-    fn estimate_feerate(&self, target_blocks: u16) -> Result<FeeRate, ChainError> {
-        if target_blocks == 0 {
-            return Err(ChainError::InvalidArgument(
-                "fee estimation target must be at least one block",
-            ));
-        }
-        let floor = self.config.fee_floor;
-        let estimate = match self.call("estimatesmartfee", json!([target_blocks])) {
-            Ok(v) => v
-                .get("feerate")
-                .and_then(btc_per_kvb)
-                .or_else(|| v.get("fee").and_then(btc_per_kvb)),
-            Err(RpcClientError::Rpc(e)) => {
-                tracing::debug!(error = %e, "no fee estimate from the chain backend");
-                None
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let rate = estimate.unwrap_or(floor).max(floor);
-        if rate > self.config.fee_ceiling {
-            tracing::warn!(
-                estimate_sat_per_kwu = rate.to_sat_per_kwu(),
-                ceiling_sat_per_kwu = self.config.fee_ceiling.to_sat_per_kwu(),
-                "chain backend fee estimate above the ceiling; using the ceiling"
-            );
-            return Ok(self.config.fee_ceiling);
-        }
-        Ok(rate)
-    }
-
-    fn get_tx_out(&self, outpoint: &OutPoint) -> Result<Option<UtxoInfo>, ChainError> {
-        let Some(v) = self.tx_out_inner(outpoint, false)? else {
-            return Ok(None);
-        };
-        let value = btc_to_sat(v.get("value").unwrap_or(&Value::Null))
-            .map_err(|_| invalid("gettxout: bad value"))?;
-        let script = v
-            .get("scriptPubKey")
-            .and_then(|s| s.get("hex"))
-            .and_then(Value::as_str)
-            .and_then(|s| hex::decode(s).ok())
-            .map(ScriptBuf::from_bytes)
-            .ok_or_else(|| invalid("gettxout: bad script"))?;
-        let confirmations = parse_u32(v.get("confirmations").unwrap_or(&Value::Null))?;
-        let best: BlockHash = parse_hash(v.get("bestblock").unwrap_or(&Value::Null))?;
-        let best_height = self
-            .header(&best)?
-            .ok_or(ChainError::UnknownBlock(best))?
-            .height;
-        Ok(Some(UtxoInfo {
-            txout: TxOut {
-                value: bitcoin::Amount::from_sat(value),
-                script_pubkey: script,
-            },
-            height: best_height
-                .saturating_add(1)
-                .saturating_sub(confirmations.max(1)),
-            confirmations,
-            is_coinbase: v.get("coinbase").and_then(Value::as_bool).unwrap_or(false),
-        }))
-    }
-
-    fn spending_tx(&self, outpoint: &OutPoint) -> Result<Option<Spend>, ChainError> {
-        // Confirmed and unspent: only a mempool transaction can spend it. (Core's `gettxout` with
-        // the mempool would also say whether one does, but bcoin's does not hide mempool-spent
-        // outputs, so the mempool is scanned.)
-        if self.tx_out_inner(outpoint, false)?.is_some() {
-            return Ok(self
-                .mempool_spender(outpoint)?
-                .map(|(tx, input_index)| Spend {
-                    tx,
-                    input_index,
-                    status: TxStatus::Mempool,
-                }));
-        }
-        // Spent in the chain (or never created): look in the blocks this client has fetched.
-        let seen = self.index().spends_of(outpoint);
-        for s in seen.iter().rev() {
-            if !self.is_active(&s.at.block, s.at.height)? {
-                continue;
-            }
-            let Some(block) = self.block_inner(&s.at.block)? else {
-                continue;
-            };
-            let Some(tx) = block
-                .txdata
-                .into_iter()
-                .find(|t| t.compute_txid() == s.txid)
-            else {
-                continue;
-            };
-            return Ok(Some(Spend {
-                tx,
-                input_index: s.input,
-                status: TxStatus::Confirmed {
-                    block: BlockRef {
-                        height: s.at.height,
-                        hash: s.at.block,
-                    },
-                    confirmations: self.confirmations(s.at.height)?,
-                },
-            }));
-        }
-        // An output created by a mempool transaction may be spent in the mempool too.
-        if self.tx_out_inner(outpoint, true)?.is_some() || self.in_mempool(&outpoint.txid)? {
-            return Ok(self
-                .mempool_spender(outpoint)?
-                .map(|(tx, input_index)| Spend {
-                    tx,
-                    input_index,
-                    status: TxStatus::Mempool,
-                }));
-        }
-        Ok(None)
-    }
-
-    fn tx_status(&self, txid: &Txid) -> Result<TxStatus, ChainError> {
-        // (Bind first: the index lock must not be held across the calls below.)
-        let seen_in = self.index().tx_blocks(txid);
-        for seen in seen_in.iter().rev() {
-            if self.is_active(&seen.block, seen.height)? {
-                return Ok(TxStatus::Confirmed {
-                    block: BlockRef {
-                        height: seen.height,
-                        hash: seen.block,
-                    },
-                    confirmations: self.confirmations(seen.height)?,
-                });
-            }
-        }
-        if let Some(v) = self.call_opt("getrawtransaction", json!([txid.to_string(), true]))? {
-            let block = match v.get("blockhash") {
-                Some(Value::String(s)) if !s.is_empty() => {
-                    Some(parse_hash::<BlockHash>(&Value::String(s.clone()))?)
-                }
-                _ => None,
-            };
-            if let Some(hash) = block {
-                if let Some(h) = self.header(&hash)? {
-                    if self.is_active(&hash, h.height)? {
-                        return Ok(TxStatus::Confirmed {
-                            block: BlockRef {
-                                height: h.height,
-                                hash,
-                            },
-                            confirmations: self.confirmations(h.height)?,
-                        });
-                    }
-                }
-            }
-        }
-        if self.in_mempool(txid)? {
-            return Ok(TxStatus::Mempool);
-        }
-        Ok(TxStatus::Unknown)
     }
 }
 

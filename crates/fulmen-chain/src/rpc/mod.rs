@@ -15,6 +15,7 @@ mod blockchain;
 pub mod client;
 mod client_index;
 mod client_reject;
+mod client_source;
 pub mod error;
 pub mod http;
 pub mod json;

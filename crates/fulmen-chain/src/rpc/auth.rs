@@ -168,4 +168,14 @@ mod tests {
         assert!(!path.exists());
         remove_cookie(&path).unwrap();
     }
+
+    proptest::proptest! {
+        /// Arbitrary header bytes never authenticate (unless they are the credentials) and never
+        /// panic.
+        #[test]
+        fn arbitrary_headers_are_refused(header in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            let c = Credentials::new("user", "password");
+            proptest::prop_assert_eq!(c.matches_header(&header), header == c.basic_header().as_bytes());
+        }
+    }
 }

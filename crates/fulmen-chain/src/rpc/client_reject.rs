@@ -159,4 +159,21 @@ mod tests {
             "txn-mempool-conflict"
         )));
     }
+
+    proptest::proptest! {
+        /// Any code and message from a node maps to some rejection without panicking, and the
+        /// embedded chain's messages map back to what produced them.
+        #[test]
+        fn arbitrary_node_errors_map(code in proptest::num::i32::ANY, message in ".{0,80}") {
+            let e = RpcError::new(code, message);
+            let _ = reject_from_rpc(&e);
+            let _ = (is_missing_inputs(&e), is_mempool_conflict(&e));
+        }
+
+        #[test]
+        fn numeric_details_round_trip(a in 0u64..2_100_000_000_000_000, b in 0u64..2_100_000_000_000_000) {
+            let r = R::InBelowOut { value_in: Amount::from_sat(a), value_out: Amount::from_sat(b) };
+            proptest::prop_assert_eq!(reject_from_rpc(&RpcError::from(&r)), r);
+        }
+    }
 }

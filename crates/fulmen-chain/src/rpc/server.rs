@@ -471,6 +471,65 @@ mod tests {
         );
     }
 
+    fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            any::<i64>().prop_map(Value::from),
+            (-1.0e9f64..1.0e9).prop_map(Value::from),
+            "[0-9a-f]{0,70}".prop_map(Value::from),
+            "[0-9a-f]{64}".prop_map(Value::from),
+            ".{0,12}".prop_map(Value::from),
+        ];
+        leaf.prop_recursive(3, 24, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..5).prop_map(Value::Array),
+                proptest::collection::btree_map(
+                    "blockhash|txid|height|verbosity|verbose|n|[a-z]{0,6}",
+                    inner,
+                    0..4
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::test_runner::Config::with_cases(256))]
+
+        /// Any parameters to any method: an answer or a JSON-RPC error, never a panic.
+        #[test]
+        fn arbitrary_calls_never_panic(
+            method in proptest::sample::select(vec![
+                "getblockchaininfo", "getbestblockhash", "getblockcount", "getblockhash",
+                "getblockheader", "getblock", "gettxout", "getrawtransaction",
+                "sendrawtransaction", "testmempoolaccept", "getrawmempool", "getmempoolentry",
+                "getmempoolinfo", "estimatesmartfee", "generatetoaddress", "generateblock",
+                "submitblock", "invalidateblock", "reconsiderblock", "getnetworkinfo", "nosuch",
+            ]),
+            params in arb_json(),
+            id in arb_json(),
+            v2 in proptest::bool::ANY,
+        ) {
+            let s = service();
+            let mut request = json!({"method": method, "params": params, "id": id});
+            if v2 {
+                request["jsonrpc"] = json!("2.0");
+            }
+            match execute(&s, request) {
+                Outcome::Reply(_, v) => proptest::prop_assert!(v.is_object()),
+                Outcome::NoContent => proptest::prop_assert!(false, "request had an id"),
+            }
+        }
+
+        /// Any JSON document as a whole request body.
+        #[test]
+        fn arbitrary_bodies_never_panic(body in arb_json()) {
+            let _ = execute(&service(), body);
+        }
+    }
+
     #[test]
     fn batches_answer_each_element() {
         let s = service();

@@ -320,3 +320,101 @@ async fn a_funder_restarted_before_confirmation_gets_the_channel_ready() {
     a.stop().await;
     b.stop().await;
 }
+
+/// Two nodes with a normal channel A → B of `sat`.
+async fn open_pair(sat: u64) -> (EmbeddedChain, TestNode, TestNode, ChannelId) {
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let mut a = start_node(Some(chain.clone()), fast_peers()).await;
+    let mut b = start_node(Some(chain.clone()), fast_peers()).await;
+    a.node.mine(1, None).await.unwrap();
+    mine(&a, 100).await;
+    wait_confirmed(&mut a, 50 * COIN).await;
+    a.node.connect(&target(&b)).await.unwrap();
+    let id = a
+        .node
+        .open_channel(b.id(), Sat(sat), Msat(0), false)
+        .await
+        .unwrap()
+        .channel_id;
+    mine(&a, 3).await;
+    wait_ready(&mut a, id).await;
+    wait_ready(&mut b, id).await;
+    (chain, a, b, id)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_payee_enforces_the_final_node_checks() {
+    let (_chain, a, b, id) = open_pair(1_000_000).await;
+    let inv = b
+        .node
+        .create_invoice(Some(Msat(100_000)), "checked", "checks")
+        .await
+        .unwrap();
+    let parsed = fulmen_onion::Invoice::parse(&inv.bolt11).unwrap();
+    let good = PayRequest {
+        destination: b.id(),
+        amount: Msat(100_000),
+        payment_hash: inv.payment_hash,
+        payment_secret: Some(parsed.payment_secret()),
+        keysend_preimage: None,
+        min_final_cltv_expiry_delta: 80,
+        bolt11: None,
+    };
+    let refused = |r: PayRequest| {
+        let a = a.node.clone();
+        async move {
+            let out = a.pay(r).await.unwrap();
+            assert_eq!(out.status, PaymentStatusKind::Failed, "{out:?}");
+            out.failure.unwrap()
+        }
+    };
+    let unknown = "incorrect_or_unknown_payment_details";
+    // Too little, more than twice the amount.
+    let mut r = good.clone();
+    r.amount = Msat(99_999);
+    assert_eq!(refused(r).await, unknown);
+    let mut r = good.clone();
+    r.amount = Msat(200_001);
+    assert_eq!(refused(r).await, unknown);
+    // An expiry too close to the chain tip for the invoice's delta.
+    let mut r = good.clone();
+    r.min_final_cltv_expiry_delta = 40;
+    assert_eq!(refused(r).await, unknown);
+    // No payment secret.
+    let mut r = good.clone();
+    r.payment_secret = None;
+    assert_eq!(refused(r).await, unknown);
+    // A hash no invoice has.
+    let mut r = good.clone();
+    r.payment_hash = fulmen_types::PaymentHash([7; 32]);
+    assert_eq!(refused(r).await, unknown);
+    // A keysend whose preimage does not hash to the payment hash.
+    let mut r = good.clone();
+    r.payment_secret = None;
+    r.keysend_preimage = Some(fulmen_types::PaymentPreimage([1; 32]));
+    assert_eq!(refused(r).await, unknown);
+    // Nothing moved; the invoice is still unpaid; the right payment works
+    // (twice the amount is still accepted).
+    settled(&a, &b, id).await;
+    assert_eq!(channel(&a, id).await.local_balance, Msat(1_000_000_000));
+    let mut r = good.clone();
+    r.amount = Msat(200_000);
+    let out = a.node.pay(r).await.unwrap();
+    assert_eq!(out.status, PaymentStatusKind::Complete);
+    settled(&a, &b, id).await;
+    assert_eq!(channel(&b, id).await.local_balance, Msat(200_000));
+    let paid = b.node.list_invoices().await.unwrap();
+    assert_eq!(paid[0].status, fulmen_store::InvoiceStatus::Paid);
+    assert_eq!(paid[0].amount_received, Some(Msat(200_000)));
+    // Every attempt is one payment record, now complete.
+    let payments = a.node.list_payments().await.unwrap();
+    assert_eq!(
+        payments.len(),
+        2,
+        "the invoice's hash (retried), the unknown hash"
+    );
+    assert!(payments.iter().any(|p| p.payment_hash == inv.payment_hash
+        && p.status == fulmen_store::PaymentStatus::Succeeded));
+    a.stop().await;
+    b.stop().await;
+}

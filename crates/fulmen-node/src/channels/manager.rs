@@ -99,6 +99,10 @@ pub struct ChannelManager<P: Persister, O: Outbox, B: Broadcaster> {
     pub(super) secp: Secp256k1<All>,
     /// Connected peers and their features.
     pub(super) peers: HashMap<NodeId, Features>,
+    /// Each connected peer's current connection: inputs from an older
+    /// (replaced) connection are dropped, so that its last messages cannot
+    /// reach channels already resuming on the new one.
+    pub(super) conns: HashMap<NodeId, u64>,
     /// Channels stopped after a failed write: no more outputs until restart.
     pub(super) stopped: HashSet<ChannelId>,
     /// The best block height seen.
@@ -144,6 +148,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             svc,
             secp: Secp256k1::new(),
             peers: HashMap::new(),
+            conns: HashMap::new(),
             stopped: HashSet::new(),
             height: 0,
             feerate: MIN_FEERATE_PER_KW,
@@ -278,17 +283,41 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
     /// Handles one input into `tick`; `true` to stop.
     pub fn handle(&mut self, input: CmInput, tick: &mut Tick) -> bool {
         match input {
-            CmInput::PeerConnected { node_id, features } => {
+            CmInput::PeerConnected {
+                node_id,
+                features,
+                conn,
+            } => {
                 self.on_peer_connected(tick, node_id, features);
+                self.conns.insert(node_id, conn);
             }
-            CmInput::PeerDisconnected { node_id } => self.on_peer_disconnected(tick, node_id),
-            CmInput::PeerMessage { node_id, msg } => self.on_peer_message(tick, node_id, *msg),
-            CmInput::PeerError { node_id, error } => self.on_peer_error(tick, node_id, error),
+            CmInput::PeerDisconnected { node_id, conn } => {
+                if self.is_current(&node_id, conn) {
+                    self.conns.remove(&node_id);
+                    self.on_peer_disconnected(tick, node_id);
+                }
+            }
+            CmInput::PeerMessage { node_id, conn, msg } => {
+                if self.is_current(&node_id, conn) {
+                    self.on_peer_message(tick, node_id, *msg);
+                }
+            }
+            CmInput::PeerError {
+                node_id,
+                conn,
+                error,
+            } => {
+                if self.is_current(&node_id, conn) {
+                    self.on_peer_error(tick, node_id, error);
+                }
+            }
             CmInput::FailChannel {
                 node_id,
+                conn,
                 channel_id,
             } => {
-                if let Some(id) = channel_id.filter(|id| self.is_peer_channel(id, &node_id)) {
+                let ours = channel_id.filter(|id| self.is_peer_channel(id, &node_id));
+                if let (Some(id), true) = (ours, self.is_current(&node_id, conn)) {
                     tracing::warn!(peer = %node_id, channel = %id, "malformed channel message: failing the channel");
                     self.force_close(tick, id);
                 }
@@ -390,6 +419,11 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             Some(store) => f(store).map_err(|e| super::CmError::Store(e.to_string())),
             None => Ok(T::default()),
         }
+    }
+
+    /// Whether `conn` is the peer's current connection.
+    fn is_current(&self, peer: &NodeId, conn: u64) -> bool {
+        self.conns.get(peer) == Some(&conn)
     }
 
     pub(super) fn is_peer_channel(&self, id: &ChannelId, peer: &NodeId) -> bool {

@@ -86,16 +86,22 @@ pub enum CmInput {
         node_id: NodeId,
         /// Its combined `init` features.
         features: Features,
+        /// The connection (inputs of older connections are dropped).
+        conn: u64,
     },
     /// The peer's connection ended.
     PeerDisconnected {
         /// The peer.
         node_id: NodeId,
+        /// The connection.
+        conn: u64,
     },
     /// A BOLT 2 message from the peer.
     PeerMessage {
         /// The peer.
         node_id: NodeId,
+        /// The connection it came on.
+        conn: u64,
         /// The message (boxed: messages are large).
         msg: Box<Message>,
     },
@@ -103,6 +109,8 @@ pub enum CmInput {
     PeerError {
         /// The peer.
         node_id: NodeId,
+        /// The connection it came on.
+        conn: u64,
         /// The message.
         error: ErrorMessage,
     },
@@ -112,6 +120,8 @@ pub enum CmInput {
     FailChannel {
         /// The peer.
         node_id: NodeId,
+        /// The connection it came on.
+        conn: u64,
         /// The channel, read from the raw message if it was long enough.
         channel_id: Option<ChannelId>,
     },

@@ -207,9 +207,38 @@ fn channel_messages_for_unknown_channels_get_an_error_for_their_id() {
         scriptpubkey: bitcoin::ScriptBuf::new(),
         unknown_tlvs: vec![],
     });
+    for conn in [1, 2] {
+        cm.handle(
+            CmInput::PeerConnected {
+                node_id: peer,
+                features: crate::features::our_init_features(),
+                conn,
+            },
+            &mut tick,
+        );
+    }
+    // Connection 1 was replaced by 2: what it still delivers is dropped.
     cm.handle(
         CmInput::PeerMessage {
             node_id: peer,
+            conn: 1,
+            msg: Box::new(shutdown.clone()),
+        },
+        &mut tick,
+    );
+    cm.handle(
+        CmInput::PeerDisconnected {
+            node_id: peer,
+            conn: 1,
+        },
+        &mut tick,
+    );
+    assert!(tick.messages.is_empty());
+    assert!(cm.is_connected(&peer));
+    cm.handle(
+        CmInput::PeerMessage {
+            node_id: peer,
+            conn: 2,
             msg: Box::new(shutdown),
         },
         &mut tick,
@@ -332,6 +361,7 @@ fn unfunded_inbound_channels_are_capped_per_peer_and_in_total() {
             CmInput::PeerConnected {
                 node_id: peer,
                 features: crate::features::our_init_features(),
+                conn: 1,
             },
             &mut tick,
         );
@@ -342,6 +372,7 @@ fn unfunded_inbound_channels_are_capped_per_peer_and_in_total() {
         cm.handle(
             CmInput::PeerMessage {
                 node_id: peer,
+                conn: 1,
                 msg: Box::new(Message::OpenChannel(open_channel(temp))),
             },
             &mut tick,
@@ -359,13 +390,20 @@ fn unfunded_inbound_channels_are_capped_per_peer_and_in_total() {
     cm.handle(
         CmInput::PeerMessage {
             node_id: b,
+            conn: 1,
             msg: Box::new(Message::OpenChannel(open_channel(4))),
         },
         &mut tick,
     );
     assert_eq!(tick.messages[0].msg.msg_type(), 17);
     // Disconnecting forgets the peer's unfunded openings (BOLT 2).
-    cm.handle(CmInput::PeerDisconnected { node_id: a }, &mut tick);
+    cm.handle(
+        CmInput::PeerDisconnected {
+            node_id: a,
+            conn: 1,
+        },
+        &mut tick,
+    );
     cm.finish_tick(tick);
     let (tx, rx) = tokio::sync::oneshot::channel();
     let mut tick = Tick::default();
@@ -385,6 +423,7 @@ fn a_refused_open_channel_costs_no_key_index() {
         CmInput::PeerConnected {
             node_id: peer,
             features: crate::features::our_init_features(),
+            conn: 1,
         },
         &mut tick,
     );
@@ -397,6 +436,7 @@ fn a_refused_open_channel_costs_no_key_index() {
         cm.handle(
             CmInput::PeerMessage {
                 node_id: peer,
+                conn: 1,
                 msg: Box::new(Message::OpenChannel(open)),
             },
             &mut tick,

@@ -450,6 +450,7 @@ impl PeerManager {
             .send(CmInput::PeerConnected {
                 node_id,
                 features: features.clone(),
+                conn: conn_id,
             })
             .await;
         self.emit(NodeEvent::PeerConnected {
@@ -464,6 +465,7 @@ impl PeerManager {
         let reason = session::run(session::SessionParts {
             shared: self.shared.clone(),
             node_id,
+            conn_id,
             stream,
             encryptor,
             decoder,

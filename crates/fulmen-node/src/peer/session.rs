@@ -43,6 +43,8 @@ const WRITE_BATCH: usize = 64 * 1024;
 pub(crate) struct SessionParts {
     pub(crate) shared: Arc<Shared>,
     pub(crate) node_id: NodeId,
+    /// This connection's number (tags what it hands the channel manager).
+    pub(crate) conn_id: u64,
     pub(crate) stream: TcpStream,
     pub(crate) encryptor: Encryptor,
     pub(crate) decoder: MessageDecoder,
@@ -57,6 +59,7 @@ pub(crate) struct SessionParts {
 struct Reader {
     shared: Arc<Shared>,
     node_id: NodeId,
+    conn: u64,
     decoder: MessageDecoder,
     liveness: Liveness,
     queue: mpsc::Sender<Message>,
@@ -81,6 +84,7 @@ pub(crate) async fn run(parts: SessionParts) -> DisconnectReason {
         ),
         shared: parts.shared.clone(),
         node_id: parts.node_id,
+        conn: parts.conn_id,
         decoder: parts.decoder,
         queue: parts.queue_tx,
         stats: parts.stats,
@@ -97,6 +101,7 @@ pub(crate) async fn run(parts: SessionParts) -> DisconnectReason {
             .to_cm
             .send(CmInput::PeerDisconnected {
                 node_id: parts.node_id,
+                conn: parts.conn_id,
             })
             .await;
     }
@@ -245,7 +250,12 @@ impl Reader {
                     channel_id: e.channel_id,
                     text,
                 });
-                self.to_cm(CmInput::PeerError { node_id, error: e }).await;
+                self.to_cm(CmInput::PeerError {
+                    node_id,
+                    conn: self.conn,
+                    error: e,
+                })
+                .await;
             }
             Message::Unknown { ty, .. } => {
                 tracing::trace!(peer = %node_id, ty, "unknown odd message ignored");
@@ -253,6 +263,7 @@ impl Reader {
             msg if channel_id_of(&msg).is_some() => {
                 self.to_cm(CmInput::PeerMessage {
                     node_id,
+                    conn: self.conn,
                     msg: Box::new(msg),
                 })
                 .await;
@@ -276,6 +287,7 @@ impl Reader {
             Reaction::FailChannel => {
                 self.to_cm(CmInput::FailChannel {
                     node_id,
+                    conn: self.conn,
                     channel_id: raw_channel_id(bytes),
                 })
                 .await;

@@ -1,0 +1,434 @@
+//! The fixture of the ldk-node channel tests: one in-memory chain, served over JSON-RPC; a
+//! Fulmen node on it (its own tokio runtime) and an ldk-node syncing from the server; waits with
+//! deadlines that print ldk-node's log tail when they expire.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    dead_code
+)]
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
+use bitcoin::{Address, CompressedPublicKey, Network};
+use fulmen_chain::rpc::{Credentials, RpcServer, ServerConfig};
+use fulmen_chain::{EmbeddedChain, EmbeddedConfig};
+use fulmen_node::{
+    ChainConfig, ChannelInfo, ConnectTarget, Node, NodeConfig, NodeEvent, OpenedChannel, OsEntropy,
+    PeerConfig,
+};
+use fulmen_types::{ChannelId, Msat, NodeId, Sat};
+use ldk_node::lightning::ln::msgs::SocketAddress;
+use ldk_node::{ChannelDetails, Event, UserChannelId};
+
+/// The longest any single wait lasts.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// Bitcoin's coinbase reward at these heights.
+pub const REWARD_SAT: u64 = 5_000_000_000;
+
+/// An address nobody here owns: blocks mined to it change no balance.
+pub fn burn_address() -> Address {
+    let secp = Secp256k1::new();
+    let pk = PublicKey::from_secret_key(&secp, &SecretKey::from_slice(&[0x5a; 32]).unwrap());
+    Address::p2wpkh(&CompressedPublicKey(pk), Network::Regtest)
+}
+
+/// A loopback port free right now (ldk-node wants its listening port before it starts).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Logs of Fulmen (`tracing`), once per process; `RUST_LOG` filters (default: info).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
+/// Both nodes on one chain.
+pub struct Net {
+    /// Test name (prefixes diagnostics).
+    pub name: &'static str,
+    /// Fulmen's runtime; ldk-node runs its own.
+    pub rt: tokio::runtime::Runtime,
+    /// The chain both see.
+    pub chain: EmbeddedChain,
+    server: Option<RpcServer>,
+    /// The Fulmen node.
+    pub fulmen: Node,
+    fulmen_dir: tempfile::TempDir,
+    /// Fulmen's events.
+    pub events: tokio::sync::broadcast::Receiver<NodeEvent>,
+    /// The ldk-node.
+    pub ldk: ldk_node::Node,
+    ldk_dir: tempfile::TempDir,
+    /// ldk-node's log file.
+    pub ldk_log: PathBuf,
+    /// Where ldk-node listens.
+    pub ldk_addr: SocketAddr,
+    /// ldk-node events seen but not yet consumed by a wait.
+    seen: Vec<Event>,
+}
+
+impl Net {
+    /// Chain, server, both nodes; each wallet holds one matured coinbase (50 BTC); Fulmen is
+    /// connected to ldk-node.
+    pub fn start(name: &'static str) -> Self {
+        init_tracing();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+        let credentials = Credentials::new("ldk", "interop-password");
+        let server = RpcServer::start(
+            chain.clone(),
+            "127.0.0.1:0".parse().unwrap(),
+            ServerConfig::new(credentials.clone()),
+        )
+        .unwrap();
+        let rpc = server.local_addr();
+
+        let fulmen_dir = tempfile::tempdir().unwrap();
+        let mut config = NodeConfig::regtest(fulmen_dir.path());
+        config.chain = ChainConfig::Embedded(chain.clone());
+        config.rpc_listen = None;
+        config.chain_poll_interval = Duration::from_millis(100);
+        config.reconnect_interval = Duration::from_millis(500);
+        config.peer = PeerConfig {
+            ping_interval: Duration::from_secs(5),
+            pong_timeout: Duration::from_secs(10),
+            ..PeerConfig::default()
+        };
+        let fulmen = rt
+            .block_on(Node::start(config, Arc::new(OsEntropy)))
+            .unwrap();
+        let events = fulmen.subscribe();
+
+        let ldk_dir = tempfile::tempdir().unwrap();
+        let ldk_log = ldk_dir.path().join("ldk_node.log");
+        let port = free_port();
+        let ldk_addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let mut builder = ldk_node::Builder::new();
+        builder
+            .set_network(Network::Regtest)
+            .set_storage_dir_path(ldk_dir.path().join("ldk").display().to_string())
+            .set_filesystem_logger(
+                Some(ldk_log.display().to_string()),
+                Some(ldk_node::logger::LogLevel::Gossip),
+            )
+            .set_chain_source_bitcoind_rpc(
+                rpc.ip().to_string(),
+                rpc.port(),
+                credentials.user.clone(),
+                credentials.password.clone(),
+            );
+        builder
+            .set_listening_addresses(vec![SocketAddress::TcpIpV4 {
+                addr: [127, 0, 0, 1],
+                port,
+            }])
+            .unwrap();
+        let ldk = builder.build().unwrap();
+        ldk.start().unwrap();
+        eprintln!(
+            "[{name}] fulmen {} at {:?}, ldk {} at {ldk_addr}, ldk log {}",
+            fulmen.node_id(),
+            fulmen.listen_addr(),
+            ldk.node_id(),
+            ldk_log.display()
+        );
+
+        let net = Net {
+            name,
+            rt,
+            chain,
+            server: Some(server),
+            fulmen,
+            fulmen_dir,
+            events,
+            ldk,
+            ldk_dir,
+            ldk_log,
+            ldk_addr,
+            seen: Vec::new(),
+        };
+
+        // One coinbase each, matured by 100 blocks nobody owns.
+        let ldk_address = net.ldk.onchain_payment().new_address().unwrap();
+        net.mine_to(1, None);
+        net.mine_to(1, Some(ldk_address));
+        net.mine(100);
+        net.wait_fulmen_confirmed(REWARD_SAT);
+        net.wait_ldk_onchain(REWARD_SAT);
+        net.connect();
+        net
+    }
+
+    /// Runs a Fulmen future on its runtime.
+    pub fn block_on<F: Future>(&self, f: F) -> F::Output {
+        self.rt.block_on(f)
+    }
+
+    /// ldk-node's id as Fulmen sees it.
+    pub fn ldk_id(&self) -> NodeId {
+        NodeId::from_pubkey(&self.ldk.node_id())
+    }
+
+    /// Fulmen's id as ldk-node sees it.
+    pub fn fulmen_pk(&self) -> PublicKey {
+        self.fulmen.node_id().to_pubkey().unwrap()
+    }
+
+    /// Fulmen's peer address for ldk-node.
+    pub fn fulmen_socket(&self) -> SocketAddress {
+        let addr = self.fulmen.listen_addr().unwrap();
+        SocketAddress::TcpIpV4 {
+            addr: [127, 0, 0, 1],
+            port: addr.port(),
+        }
+    }
+
+    /// Fulmen connects to ldk-node (and remembers its address to reconnect).
+    pub fn connect(&self) {
+        let target = ConnectTarget {
+            node_id: self.ldk_id(),
+            address: self.ldk_addr.to_string(),
+        };
+        self.block_on(self.fulmen.connect(&target)).unwrap();
+        self.wait("ldk-node to list Fulmen as connected", || {
+            self.ldk
+                .list_peers()
+                .iter()
+                .any(|p| p.node_id == self.fulmen_pk() && p.is_connected)
+        });
+    }
+
+    /// Mines `blocks` to nobody; returns once Fulmen has applied them.
+    pub fn mine(&self, blocks: u32) {
+        self.mine_to(blocks, Some(burn_address()));
+    }
+
+    /// Mines `blocks` to `to` (default: a Fulmen wallet address); returns once Fulmen has
+    /// applied them (ldk-node follows on its own polling, or `sync_wallets`).
+    pub fn mine_to(&self, blocks: u32, to: Option<Address>) {
+        self.block_on(self.fulmen.mine(blocks, to)).unwrap();
+    }
+
+    /// The tail of ldk-node's log.
+    pub fn ldk_log_tail(&self, lines: usize) -> String {
+        let log = std::fs::read_to_string(&self.ldk_log).unwrap_or_default();
+        let all: Vec<&str> = log.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    /// Fails the test with `what` and ldk-node's log tail.
+    pub fn fail(&self, what: &str) -> ! {
+        panic!(
+            "[{}] {what}\n--- ldk-node log tail ---\n{}",
+            self.name,
+            self.ldk_log_tail(80)
+        );
+    }
+
+    /// Polls `cond` (every 20 ms) until it holds; fails after [`WAIT`].
+    pub fn wait(&self, what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + WAIT;
+        while !cond() {
+            if Instant::now() > deadline {
+                self.fail(&format!("timed out waiting for {what}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for (and consumes) the first ldk-node event `pred` picks, handling the others on
+    /// the way (kept for later waits).
+    pub fn ldk_event<T>(&mut self, what: &str, mut pred: impl FnMut(&Event) -> Option<T>) -> T {
+        if let Some(i) = self.seen.iter().position(|e| pred(e).is_some()) {
+            let e = self.seen.remove(i);
+            return pred(&e).unwrap();
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(event) = self.ldk.next_event() {
+                eprintln!("[{}] ldk event: {event:?}", self.name);
+                self.ldk.event_handled().unwrap();
+                if let Some(t) = pred(&event) {
+                    return t;
+                }
+                self.seen.push(event);
+                continue;
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!("timed out waiting for the ldk-node event: {what}"));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Handles every queued ldk-node event (kept for later waits).
+    pub fn drain_ldk_events(&mut self) {
+        while let Some(event) = self.ldk.next_event() {
+            eprintln!("[{}] ldk event: {event:?}", self.name);
+            self.ldk.event_handled().unwrap();
+            self.seen.push(event);
+        }
+    }
+
+    /// Fulmen's confirmed on-chain balance.
+    pub fn fulmen_confirmed(&self) -> u64 {
+        self.block_on(self.fulmen.wallet_balance())
+            .unwrap()
+            .confirmed
+            .0
+    }
+
+    /// Waits until Fulmen's confirmed balance is `sat`.
+    pub fn wait_fulmen_confirmed(&self, sat: u64) {
+        self.wait(&format!("Fulmen's confirmed balance {sat}"), || {
+            self.fulmen_confirmed() == sat
+        });
+    }
+
+    /// Waits until ldk-node's total on-chain balance is `sat` (syncing its wallet).
+    pub fn wait_ldk_onchain(&self, sat: u64) {
+        self.wait(&format!("ldk-node's on-chain balance {sat}"), || {
+            self.ldk.sync_wallets().unwrap();
+            self.ldk.list_balances().total_onchain_balance_sats == sat
+        });
+    }
+
+    /// Every Fulmen channel.
+    pub fn fulmen_channels(&self) -> Vec<ChannelInfo> {
+        self.block_on(self.fulmen.list_channels()).unwrap()
+    }
+
+    /// One Fulmen channel.
+    pub fn fulmen_channel(&self, id: ChannelId) -> ChannelInfo {
+        self.fulmen_channels()
+            .into_iter()
+            .find(|c| c.channel_id == id)
+            .unwrap_or_else(|| self.fail(&format!("Fulmen lists no channel {id}")))
+    }
+
+    /// ldk-node's view of the channel `id`.
+    pub fn ldk_channel_by_id(&self, id: ChannelId) -> Option<ChannelDetails> {
+        self.ldk
+            .list_channels()
+            .into_iter()
+            .find(|c| c.channel_id.0 == id.0)
+    }
+
+    /// ldk-node's view of a channel Fulmen opened.
+    pub fn ldk_channel(&self, opened: &OpenedChannel) -> ChannelDetails {
+        self.ldk_channel_by_id(opened.channel_id)
+            .unwrap_or_else(|| self.fail("ldk-node does not list the channel"))
+    }
+
+    /// Waits until the channel is `normal` at Fulmen and usable at ldk-node (mining a block
+    /// now and then so that both reach their depth).
+    pub fn wait_usable(&self, id: ChannelId) {
+        self.wait("the channel usable on both sides", || {
+            let fulmen_normal = self
+                .fulmen_channels()
+                .iter()
+                .any(|c| c.channel_id == id && c.state == "normal" && c.connected);
+            let ldk_usable = self.ldk_channel_by_id(id).is_some_and(|c| c.is_usable);
+            fulmen_normal && ldk_usable
+        });
+    }
+
+    /// Fulmen opens a channel of `sat` to ldk-node; mines to ldk-node's `minimum_depth`;
+    /// returns once both sides see it usable.
+    pub fn fulmen_open(&mut self, sat: u64) -> OpenedChannel {
+        let opened = self
+            .block_on(
+                self.fulmen
+                    .open_channel(self.ldk_id(), Sat(sat), Msat(0), false),
+            )
+            .unwrap_or_else(|e| self.fail(&format!("openchannel failed: {e}")));
+        let pending = self.ldk_event("ChannelPending", |e| match e {
+            Event::ChannelPending {
+                channel_id,
+                funding_txo,
+                ..
+            } => Some((*channel_id, *funding_txo)),
+            _ => None,
+        });
+        assert_eq!(pending.0 .0, opened.channel_id.0);
+        assert_eq!(pending.1.txid, opened.funding_txid);
+        let depth = self
+            .ldk_channel(&opened)
+            .confirmations_required
+            .unwrap_or(6);
+        self.mine(depth);
+        let ready = self.ldk_event("ChannelReady", |e| match e {
+            Event::ChannelReady { channel_id, .. } => Some(*channel_id),
+            _ => None,
+        });
+        assert_eq!(ready.0, opened.channel_id.0);
+        self.wait_usable(opened.channel_id);
+        opened
+    }
+
+    /// The user channel id ldk-node gave a channel.
+    pub fn ldk_user_channel_id(&self, id: ChannelId) -> UserChannelId {
+        self.ldk_channel_by_id(id)
+            .unwrap_or_else(|| self.fail("ldk-node does not list the channel"))
+            .user_channel_id
+    }
+
+    /// ldk-node's log lines at WARN or ERROR level.
+    pub fn ldk_log_problems(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.ldk_log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Stops both nodes and the chain server; prints ldk-node's warnings and errors.
+    pub fn stop(mut self) {
+        for line in self.ldk_log_problems() {
+            eprintln!("[{}] ldk-node: {line}", self.name);
+        }
+        if std::env::var_os("FULMEN_INTEROP_KEEP").is_some() {
+            eprintln!(
+                "[{}] keeping {} and {}",
+                self.name,
+                self.fulmen_dir.path().display(),
+                self.ldk_dir.path().display()
+            );
+            let _ = std::mem::replace(&mut self.fulmen_dir, tempfile::tempdir().unwrap()).keep();
+            let _ = std::mem::replace(&mut self.ldk_dir, tempfile::tempdir().unwrap()).keep();
+        }
+        self.ldk.stop().unwrap();
+        self.fulmen.stop();
+        let fulmen = self.fulmen.clone();
+        self.block_on(async move {
+            tokio::time::timeout(WAIT, fulmen.wait_stopped())
+                .await
+                .expect("Fulmen stops in time")
+        });
+        if let Some(server) = self.server.take() {
+            server.shutdown();
+        }
+    }
+}

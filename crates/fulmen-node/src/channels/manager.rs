@@ -7,20 +7,17 @@ use std::sync::Arc;
 
 use bitcoin::secp256k1::{All, Secp256k1, SecretKey};
 use bitcoin::{Network, ScriptBuf, Transaction, Txid};
-use fulmen_channel::{Channel, ChannelError, ChannelEvent, ChannelMessage, Ctx, Outputs};
+use fulmen_channel::{Channel, ChannelError, ChannelEvent, Ctx, Outputs};
 use fulmen_types::{ChannelId, Features, NodeId, PaymentHash, Sat};
 use fulmen_wallet::keys::KeyTree;
-use fulmen_wire::{ErrorMessage, Message, WarningMessage};
+use fulmen_wire::{Message, WarningMessage};
 use tokio::sync::{broadcast, mpsc};
 
 use super::crash::CrashHook;
 use super::payments::OutgoingHtlc;
 use super::persist::Persister;
 use super::slot::{ChannelsConfig, Slot, WalletSecrets};
-use super::{
-    channel_id_of, AfterCommit, Broadcaster, CmCommand, CmInput, Outbox, Outgoing, Tick,
-    MAX_INPUTS_PER_TICK,
-};
+use super::{AfterCommit, Broadcaster, CmInput, Outbox, Outgoing, Tick, MAX_INPUTS_PER_TICK};
 use crate::entropy::EntropySource;
 use crate::error::NodeError;
 use crate::events::NodeEvent;
@@ -335,92 +332,6 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         false
     }
 
-    fn on_command(&mut self, tick: &mut Tick, cmd: CmCommand) {
-        match cmd {
-            CmCommand::NumChannels(reply) => {
-                let n = self
-                    .channels
-                    .values()
-                    .filter(|s| !matches!(s.chan, Channel::Closed(_)))
-                    .count();
-                let _ = reply.send(n);
-            }
-            CmCommand::OpenChannel {
-                peer,
-                funding,
-                push,
-                announce,
-                reply,
-            } => self.open_channel(tick, peer, funding, push, announce, reply),
-            CmCommand::ListChannels(reply) => {
-                let mut list: Vec<_> = self
-                    .channels
-                    .iter()
-                    .map(|(id, s)| {
-                        let up = match s.chan.established() {
-                            Some(_) => self.link_up(id),
-                            None => self.peers.contains_key(&s.peer),
-                        };
-                        s.info(*id, up)
-                    })
-                    .collect();
-                list.sort_by_key(|c| (c.peer_id, c.channel_id));
-                let _ = reply.send(list);
-            }
-            CmCommand::CloseChannel {
-                channel_id,
-                force,
-                reply,
-            } => self.close_channel(tick, channel_id, force, reply),
-            CmCommand::AddInvoice { invoice, reply } => self.add_invoice(tick, *invoice, reply),
-            CmCommand::Pay { request, reply } => self.pay(tick, *request, reply),
-            CmCommand::ListInvoices(reply) => {
-                let _ = reply.send(self.read(|s| s.list_invoices(None)));
-            }
-            CmCommand::ListPayments(reply) => {
-                let _ = reply.send(self.read(|s| s.list_payments(None)));
-            }
-            CmCommand::RememberPeer { node_id, address } => {
-                if self.addresses.get(&node_id) != Some(&address) {
-                    tick.batch.store.put_peer(fulmen_store::Peer {
-                        node_id,
-                        address: address.clone(),
-                        updated_at: self.now,
-                    });
-                    self.addresses.insert(node_id, address);
-                }
-            }
-            CmCommand::ReconnectTargets(reply) => {
-                let mut targets: Vec<crate::peer::ConnectTarget> = self
-                    .channels
-                    .values()
-                    .filter(|s| !matches!(s.chan, Channel::Closed(_)))
-                    .filter(|s| !self.peers.contains_key(&s.peer))
-                    .filter_map(|s| {
-                        Some(crate::peer::ConnectTarget {
-                            node_id: s.peer,
-                            address: self.addresses.get(&s.peer)?.clone(),
-                        })
-                    })
-                    .collect();
-                targets.sort_by_key(|t| t.node_id);
-                targets.dedup_by_key(|t| t.node_id);
-                let _ = reply.send(targets);
-            }
-        }
-    }
-
-    /// A read from the store (an empty list without one).
-    pub(super) fn read<T: Default>(
-        &self,
-        f: impl FnOnce(&fulmen_store::Store) -> Result<T, fulmen_store::StoreError>,
-    ) -> Result<T, super::CmError> {
-        match self.persister.store() {
-            Some(store) => f(store).map_err(|e| super::CmError::Store(e.to_string())),
-            None => Ok(T::default()),
-        }
-    }
-
     /// Whether `conn` is the peer's current connection.
     fn is_current(&self, peer: &NodeId, conn: u64) -> bool {
         self.conns.get(peer) == Some(&conn)
@@ -565,96 +476,6 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             Some(Ok(out)) => self.apply(tick, id, out),
             Some(Err(e)) => tracing::error!(channel = %id, error = %e, "cannot force-close"),
             None => {}
-        }
-    }
-
-    fn on_peer_connected(&mut self, tick: &mut Tick, node_id: NodeId, features: Features) {
-        if self.peers.contains_key(&node_id) {
-            self.on_peer_disconnected(tick, node_id);
-        }
-        self.peers.insert(node_id, features);
-        for id in self.channel_ids_of(&node_id) {
-            self.drive(tick, id, |c, ctx| c.peer_reconnected(ctx));
-        }
-    }
-
-    fn on_peer_disconnected(&mut self, tick: &mut Tick, node_id: NodeId) {
-        self.peers.remove(&node_id);
-        for id in self.channel_ids_of(&node_id) {
-            if let Some(out) = self.call(&id, |c, _| c.peer_disconnected()) {
-                self.apply(tick, id, out);
-            }
-        }
-        self.drain_events(tick);
-    }
-
-    fn on_peer_message(&mut self, tick: &mut Tick, node_id: NodeId, msg: Message) {
-        let msg = match msg {
-            Message::OpenChannel(open) => return self.on_open_channel(tick, node_id, open),
-            other => other,
-        };
-        let Some(channel_id) = channel_id_of(&msg) else {
-            return;
-        };
-        if !self.is_peer_channel(&channel_id, &node_id) {
-            // BOLT 1: SHOULD answer messages about unknown channels with
-            // an `error` for that channel.
-            tick.messages.push(Outgoing {
-                node_id,
-                channel: None,
-                msg: Message::Error(ErrorMessage {
-                    channel_id,
-                    data: b"unknown channel".to_vec(),
-                    unknown_tlvs: Vec::new(),
-                }),
-            });
-            return;
-        }
-        let Some(cm) = ChannelMessage::from_message(msg) else {
-            return;
-        };
-        let reestablish = matches!(cm, ChannelMessage::ChannelReestablish(_));
-        self.drive(tick, channel_id, |c, ctx| c.handle_message(cm, ctx));
-        if reestablish && self.link_up(&channel_id) {
-            self.emit_after(
-                tick,
-                NodeEvent::ChannelReestablished {
-                    channel_id,
-                    node_id,
-                },
-            );
-        }
-    }
-
-    /// Whether a funded channel's link is up (reestablished).
-    pub(super) fn link_up(&self, id: &ChannelId) -> bool {
-        self.channels
-            .get(id)
-            .and_then(|s| s.chan.established())
-            .is_some_and(|e| e.link == fulmen_channel::state::Link::Connected)
-    }
-
-    fn on_peer_error(&mut self, tick: &mut Tick, node_id: NodeId, error: ErrorMessage) {
-        let text = error.printable_data().map(str::to_owned);
-        let ids = if error.is_all_channels() {
-            self.channel_ids_of(&node_id)
-        } else if self.is_peer_channel(&error.channel_id, &node_id) {
-            vec![error.channel_id]
-        } else {
-            // BOLT 1: ignore an error about an unknown channel.
-            tracing::debug!(peer = %node_id, channel = %error.channel_id, "error for no channel of ours");
-            return;
-        };
-        for id in ids {
-            if let Some(slot) = self.channels.get_mut(&id) {
-                slot.peer_error.clone_from(&text);
-            }
-            let msg = ChannelMessage::Error(ErrorMessage {
-                channel_id: id,
-                data: error.data.clone(),
-                unknown_tlvs: Vec::new(),
-            });
-            self.drive(tick, id, |c, ctx| c.handle_message(msg, ctx));
         }
     }
 

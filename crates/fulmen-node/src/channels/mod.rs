@@ -30,7 +30,9 @@
 //!
 //! | module | does |
 //! | --- | --- |
-//! | `manager` | the thread, routing of inputs, the tick, applying channel outputs and events |
+//! | `manager` | the thread, the tick, applying channel outputs and events |
+//! | `routing` | peers connecting and disconnecting, BOLT 2 messages to their channel, `error`s |
+//! | `commands` | the RPC and node-API commands |
 //! | `open` | `openchannel`, the funding transaction, inbound `open_channel` with the unfunded-channel caps |
 //! | `payments` | outgoing payments over a direct channel (BOLT 11 and keysend), their outcome |
 //! | `receive` | incoming HTLCs: onion, BOLT 4 final-node checks, invoices and keysend |
@@ -48,6 +50,7 @@
 //! resumes it with `channel_reestablish` when its peer connects.
 
 mod close;
+mod commands;
 pub mod crash;
 mod manager;
 mod open;
@@ -55,6 +58,7 @@ mod payments;
 mod persist;
 mod receive;
 pub mod revoked;
+mod routing;
 mod slot;
 #[cfg(test)]
 mod tests;

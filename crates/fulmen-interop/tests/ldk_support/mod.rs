@@ -19,12 +19,17 @@ use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use bitcoin::{Address, CompressedPublicKey, Network};
 use fulmen_chain::rpc::{Credentials, RpcServer, ServerConfig};
 use fulmen_chain::{EmbeddedChain, EmbeddedConfig};
+use std::str::FromStr;
+
+use bitcoin::hashes::Hash;
 use fulmen_node::{
     ChainConfig, ChannelInfo, ConnectTarget, Node, NodeConfig, NodeEvent, OpenedChannel, OsEntropy,
-    PeerConfig,
+    PaymentOutcome, PaymentStatusKind, PeerConfig,
 };
-use fulmen_types::{ChannelId, Msat, NodeId, Sat};
+use fulmen_types::{ChannelId, Msat, NodeId, PaymentHash, PaymentPreimage, Sat};
+use ldk_node::lightning::ln::channelmanager::PaymentId;
 use ldk_node::lightning::ln::msgs::SocketAddress;
+use ldk_node::lightning_invoice::{Bolt11Invoice, Bolt11InvoiceDescription, Description};
 use ldk_node::{ChannelDetails, Event, UserChannelId};
 
 /// The longest any single wait lasts.
@@ -233,7 +238,20 @@ impl Net {
     /// The tail of ldk-node's log.
     pub fn ldk_log_tail(&self, lines: usize) -> String {
         let log = std::fs::read_to_string(&self.ldk_log).unwrap_or_default();
-        let all: Vec<&str> = log.lines().collect();
+        // Liveness and polling lines say nothing about the channels.
+        let noise = [
+            "Ping",
+            "Pong",
+            "polling mempool",
+            "timer_tick_occurred",
+            "Rebroadcasting",
+            "Regenerating sweeper",
+            "Pruning and persisting",
+        ];
+        let all: Vec<&str> = log
+            .lines()
+            .filter(|l| !noise.iter().any(|n| l.contains(n)))
+            .collect();
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
@@ -385,6 +403,182 @@ impl Net {
         assert_eq!(ready.0, opened.channel_id.0);
         self.wait_usable(opened.channel_id);
         opened
+    }
+
+    /// ldk-node opens a channel of `sat` to Fulmen; mines to Fulmen's `minimum_depth`;
+    /// returns the channel id once both sides see it usable.
+    pub fn ldk_open(&mut self, sat: u64) -> ChannelId {
+        self.ldk
+            .open_channel(self.fulmen_pk(), self.fulmen_socket(), sat, None, None)
+            .unwrap_or_else(|e| self.fail(&format!("ldk open_channel failed: {e:?}")));
+        let (id, funding) = self.ldk_event("ChannelPending", |e| match e {
+            Event::ChannelPending {
+                channel_id,
+                funding_txo,
+                ..
+            } => Some((ChannelId(channel_id.0), *funding_txo)),
+            _ => None,
+        });
+        self.wait("ldk-node's funding transaction in the mempool", || {
+            self.chain.in_mempool(&funding.txid).unwrap()
+        });
+        let info = self.fulmen_channel(id);
+        assert_eq!(info.funder_is_local, Some(false));
+        assert_eq!(info.funding_txid, Some(funding.txid));
+        assert_eq!(info.capacity, Sat(sat));
+        let depth = self
+            .ldk_channel_by_id(id)
+            .and_then(|c| c.confirmations_required)
+            .unwrap_or(6);
+        self.mine(depth.max(6));
+        self.ldk_event("ChannelReady", |e| match e {
+            Event::ChannelReady { channel_id, .. } if channel_id.0 == id.0 => Some(()),
+            _ => None,
+        });
+        self.wait_usable(id);
+        id
+    }
+
+    /// Waits until Fulmen has no HTLC in flight on the channel (every removal irrevocably
+    /// committed on both commitments).
+    pub fn wait_settled(&self, id: ChannelId) {
+        self.wait("no HTLC in flight", || self.fulmen_channel(id).htlcs == 0);
+    }
+
+    /// ldk-node pays a Fulmen invoice of `msat`; returns once ldk-node reports success and
+    /// Fulmen has the invoice paid.
+    pub fn ldk_pays_fulmen(&mut self, msat: u64, label: &str) -> PaymentHash {
+        let created = self
+            .block_on(
+                self.fulmen
+                    .create_invoice(Some(Msat(msat)), label, "interop"),
+            )
+            .unwrap();
+        let invoice = Bolt11Invoice::from_str(&created.bolt11)
+            .unwrap_or_else(|e| self.fail(&format!("LDK cannot parse Fulmen's invoice: {e:?}")));
+        let payment_id = self
+            .ldk
+            .bolt11_payment()
+            .send(&invoice, None)
+            .unwrap_or_else(|e| self.fail(&format!("ldk send failed: {e:?}")));
+        self.ldk_payment_successful(payment_id, created.payment_hash);
+        self.wait_fulmen_invoice_paid(created.payment_hash, msat);
+        created.payment_hash
+    }
+
+    /// Waits for ldk-node's `PaymentSuccessful` of `payment_id` (failing on its
+    /// `PaymentFailed`).
+    pub fn ldk_payment_successful(&mut self, payment_id: PaymentId, hash: PaymentHash) {
+        let outcome = self.ldk_event("PaymentSuccessful", |e| match e {
+            Event::PaymentSuccessful {
+                payment_id: Some(id),
+                payment_hash,
+                payment_preimage,
+                fee_paid_msat,
+            } if *id == payment_id => Some(Ok((*payment_hash, *payment_preimage, *fee_paid_msat))),
+            Event::PaymentFailed {
+                payment_id: Some(id),
+                reason,
+                ..
+            } if *id == payment_id => Some(Err(*reason)),
+            _ => None,
+        });
+        match outcome {
+            Ok((payment_hash, preimage, fee)) => {
+                assert_eq!(payment_hash.0, hash.0);
+                let preimage = PaymentPreimage(preimage.expect("preimage").0);
+                assert_eq!(preimage.payment_hash(), hash);
+                assert_eq!(fee, Some(0));
+            }
+            Err(reason) => self.fail(&format!("ldk-node's payment failed: {reason:?}")),
+        }
+    }
+
+    /// Waits until Fulmen's invoice `hash` is paid with `msat`.
+    pub fn wait_fulmen_invoice_paid(&self, hash: PaymentHash, msat: u64) {
+        self.wait("Fulmen's invoice paid", || {
+            self.block_on(self.fulmen.list_invoices())
+                .unwrap()
+                .iter()
+                .any(|i| {
+                    i.payment_hash == hash
+                        && i.status == fulmen_store::InvoiceStatus::Paid
+                        && i.amount_received == Some(Msat(msat))
+                })
+        });
+    }
+
+    /// An ldk-node invoice of `msat`.
+    pub fn ldk_invoice(&self, msat: u64) -> Bolt11Invoice {
+        let description =
+            Bolt11InvoiceDescription::Direct(Description::new("interop".to_owned()).unwrap());
+        self.ldk
+            .bolt11_payment()
+            .receive(msat, &description, 3600)
+            .unwrap()
+    }
+
+    /// Fulmen pays an ldk-node invoice of `msat`; returns once Fulmen's payment is complete
+    /// and ldk-node reports it received.
+    pub fn fulmen_pays_ldk(&mut self, msat: u64) -> PaymentHash {
+        let invoice = self.ldk_invoice(msat);
+        let outcome = self
+            .block_on(self.fulmen.pay_invoice(&invoice.to_string(), None))
+            .unwrap();
+        self.check_fulmen_paid_ldk(&invoice, outcome)
+    }
+
+    /// Checks Fulmen's outcome of paying `invoice` and waits for ldk-node's
+    /// `PaymentReceived`.
+    pub fn check_fulmen_paid_ldk(
+        &mut self,
+        invoice: &Bolt11Invoice,
+        outcome: PaymentOutcome,
+    ) -> PaymentHash {
+        let hash = PaymentHash(invoice.payment_hash().to_byte_array());
+        let msat = invoice.amount_milli_satoshis().unwrap();
+        if outcome.status != PaymentStatusKind::Complete {
+            self.fail(&format!("Fulmen's payment did not complete: {outcome:?}"));
+        }
+        assert_eq!(outcome.payment_hash, hash);
+        assert_eq!(outcome.preimage.unwrap().payment_hash(), hash);
+        assert_eq!(outcome.amount, Msat(msat));
+        assert_eq!(outcome.fee, Msat(0));
+        let received = self.ldk_event("PaymentReceived", |e| match e {
+            Event::PaymentReceived {
+                payment_hash,
+                amount_msat,
+                ..
+            } if payment_hash.0 == hash.0 => Some(*amount_msat),
+            _ => None,
+        });
+        assert_eq!(received, msat);
+        hash
+    }
+
+    /// Whether ldk-node's `list_channels` agrees that it holds `msat` of the channel (HTLCs
+    /// excluded, before the commitment fee): its `outbound_capacity_msat` is that balance less
+    /// the reserve the peer asks it to keep and, for the funder, the two 330-sat anchors
+    /// (zero if that is negative).
+    pub fn ldk_balance_is(&self, id: ChannelId, msat: u64) -> bool {
+        let c = self
+            .ldk_channel_by_id(id)
+            .unwrap_or_else(|| self.fail("ldk-node does not list the channel"));
+        let anchors = if c.is_outbound { 660_000 } else { 0 };
+        let kept = c.unspendable_punishment_reserve.unwrap_or(0) * 1000 + anchors;
+        c.outbound_capacity_msat == msat.saturating_sub(kept)
+    }
+
+    /// Checks both sides agree that Fulmen holds `fulmen_msat` of the channel.
+    pub fn check_balances(&self, id: ChannelId, fulmen_msat: u64) {
+        self.wait_settled(id);
+        let info = self.fulmen_channel(id);
+        let capacity_msat = info.capacity.0 * 1000;
+        assert_eq!(info.local_balance, Msat(fulmen_msat), "{info:?}");
+        assert_eq!(info.remote_balance, Msat(capacity_msat - fulmen_msat));
+        self.wait("ldk-node's balance to agree", || {
+            self.ldk_balance_is(id, capacity_msat - fulmen_msat)
+        });
     }
 
     /// The user channel id ldk-node gave a channel.

@@ -406,3 +406,36 @@ async fn warnings_and_errors_are_reported_and_the_connection_stays() {
     still_serves(&node).await;
     node.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_connects_to_one_peer_share_one_connection() {
+    let a = start_node(None, fast_peers()).await;
+    let mut b = start_node(None, fast_peers()).await;
+    let target = ConnectTarget {
+        node_id: b.id(),
+        address: b.addr().to_string(),
+    };
+    let (x, y, z) = tokio::join!(
+        a.node.connect(&target),
+        a.node.connect(&target),
+        a.node.connect(&target)
+    );
+    assert!(x.is_ok() && y.is_ok() && z.is_ok());
+    wait_event(&mut b.events, |e| {
+        matches!(e, NodeEvent::PeerConnected { .. }).then_some(())
+    })
+    .await;
+    // No second connection replaced the first.
+    assert_eq!(b.node.list_peers().len(), 1);
+    while let Ok(e) = b.events.try_recv() {
+        assert!(
+            !matches!(
+                e,
+                NodeEvent::PeerConnected { .. } | NodeEvent::PeerDisconnected { .. }
+            ),
+            "{e:?}"
+        );
+    }
+    a.stop().await;
+    b.stop().await;
+}

@@ -186,7 +186,14 @@ pub(crate) struct Shared {
     pub(crate) shutdown: watch::Receiver<bool>,
     tasks: TaskTracker,
     next_conn: AtomicU64,
+    /// Outbound connects in progress, by peer: a second `connect` to the
+    /// same peer waits for the first instead of racing it (a new connection
+    /// would replace the first and restart channel reestablishment).
+    connecting: Mutex<HashMap<NodeId, ConnectWaiter>>,
 }
+
+/// Where a second `connect` learns how the first one ended.
+type ConnectWaiter = watch::Receiver<Option<Result<(), ConnectError>>>;
 
 /// The node's peers: a cheap handle shared by the listener, the connection
 /// tasks, the channel manager (as its [`Outbox`]) and the RPC.
@@ -234,6 +241,7 @@ impl PeerManager {
                 shutdown: parts.shutdown,
                 tasks: parts.tasks,
                 next_conn: AtomicU64::new(0),
+                connecting: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -341,6 +349,40 @@ impl PeerManager {
         if *self.shared.shutdown.borrow() {
             return Err(ConnectError::Shutdown);
         }
+        let (done_tx, existing) = {
+            let mut connecting = self
+                .shared
+                .connecting
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            match connecting.get(&target.node_id) {
+                Some(rx) => (None, Some(rx.clone())),
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    connecting.insert(target.node_id, rx);
+                    (Some(tx), None)
+                }
+            }
+        };
+        if let Some(mut rx) = existing {
+            return match rx.wait_for(Option::is_some).await {
+                Ok(result) => result.clone().unwrap_or(Err(ConnectError::Shutdown)),
+                Err(_) => Err(ConnectError::Shutdown),
+            };
+        }
+        let result = self.connect_new(target).await;
+        self.shared
+            .connecting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&target.node_id);
+        if let Some(tx) = done_tx {
+            let _ = tx.send(Some(result.clone()));
+        }
+        result
+    }
+
+    async fn connect_new(&self, target: &ConnectTarget) -> Result<(), ConnectError> {
         let pubkey = target
             .node_id
             .to_pubkey()

@@ -20,10 +20,17 @@
 
 mod ldk_support;
 
+use std::str::FromStr;
+
+use bitcoin::hashes::Hash;
+use fulmen_types::Msat;
+use ldk_node::lightning_invoice::Bolt11Invoice;
+use ldk_node::Event;
 use ldk_support::*;
 
 /// Fulmen opens an anchor channel to ldk-node; after the funding reaches LDK's
-/// `minimum_depth` both sides see it usable. BOLT 11 payments both ways.
+/// `minimum_depth` both sides see it usable. BOLT 11 payments both ways. Fulmen closes it
+/// cooperatively: both balances land in the on-chain wallets.
 #[test]
 fn fulmen_opens_to_ldk_and_pays_both_ways() {
     let mut net = Net::start("fulmen-opens");
@@ -44,11 +51,18 @@ fn fulmen_opens_to_ldk_and_pays_both_ways() {
     net.fulmen_pays_ldk(1_234_567);
     net.ldk_pays_fulmen(7_654_321, "f2");
     net.check_balances(id, 970_000_000 - 1_234_567 + 7_654_321);
+
+    let before = net.onchain_balances();
+    let txid = net
+        .block_on(net.fulmen.close_channel(id, false))
+        .unwrap_or_else(|e| net.fail(&format!("closechannel failed: {e}")));
+    net.mine_mutual_close(id, txid, before);
     net.stop();
 }
 
 /// ldk-node opens an anchor channel to Fulmen; after the funding reaches Fulmen's
-/// `minimum_depth` both sides see it usable. BOLT 11 payments both ways.
+/// `minimum_depth` both sides see it usable. BOLT 11 payments both ways. ldk-node closes it
+/// cooperatively: both balances land in the on-chain wallets.
 #[test]
 fn ldk_opens_to_fulmen_and_pays_both_ways() {
     let mut net = Net::start("ldk-opens");
@@ -62,5 +76,147 @@ fn ldk_opens_to_fulmen_and_pays_both_ways() {
     net.check_balances(id, 30_000_000);
     net.fulmen_pays_ldk(10_000_000);
     net.check_balances(id, 20_000_000);
+
+    let before = net.onchain_balances();
+    let user_channel_id = net.ldk_user_channel_id(id);
+    net.ldk
+        .close_channel(&user_channel_id, net.fulmen_pk())
+        .unwrap_or_else(|e| net.fail(&format!("ldk close_channel failed: {e:?}")));
+    let mut txid = None;
+    net.wait("Fulmen to see the mutual close", || {
+        txid = net.fulmen_channel(id).close_txid;
+        txid.is_some()
+    });
+    net.mine_mutual_close(id, txid.unwrap(), before);
+    net.stop();
+}
+
+/// A payment interrupted by a disconnection completes after `channel_reestablish`: the
+/// connection dropped (from Fulmen's side) while ldk-node holds an HTLC and claimed while
+/// disconnected; dropped right after Fulmen sends `update_add_htlc`; dropped from ldk-node's
+/// side right after it sends one; dropped from Fulmen's side right after it receives one.
+#[test]
+fn payments_complete_across_disconnections() {
+    let mut net = Net::start("disconnects");
+    let opened = net.fulmen_open(1_000_000);
+    let id = opened.channel_id;
+    net.fulmen_pays_ldk(100_000_000);
+    let mut fulmen_msat = 900_000_000;
+    net.check_balances(id, fulmen_msat);
+
+    // 1. ldk-node holds the HTLC (an invoice for a hash it does not know the preimage of);
+    //    the connection drops; ldk-node claims while disconnected; the fulfill goes out after
+    //    the reestablish.
+    let preimage = [0x11; 32];
+    let hash = bitcoin::hashes::sha256::Hash::hash(&preimage).to_byte_array();
+    let invoice = net
+        .ldk
+        .bolt11_payment()
+        .receive_for_hash(
+            2_000_000,
+            &description(),
+            3600,
+            ldk_node::lightning_types::payment::PaymentHash(hash),
+        )
+        .unwrap();
+    let pay = {
+        let fulmen = net.fulmen.clone();
+        let bolt11 = invoice.to_string();
+        net.rt
+            .spawn(async move { fulmen.pay_invoice(&bolt11, None).await })
+    };
+    let claimable = net.ldk_event("PaymentClaimable", |e| match e {
+        Event::PaymentClaimable {
+            payment_hash,
+            claimable_amount_msat,
+            ..
+        } if payment_hash.0 == hash => Some(*claimable_amount_msat),
+        _ => None,
+    });
+    assert_eq!(claimable, 2_000_000);
+    net.fulmen_drops_connection();
+    net.wait("ldk-node to see Fulmen gone", || {
+        !net.ldk
+            .list_peers()
+            .iter()
+            .any(|p| p.node_id == net.fulmen_pk() && p.is_connected)
+    });
+    net.ldk
+        .bolt11_payment()
+        .claim_for_hash(
+            ldk_node::lightning_types::payment::PaymentHash(hash),
+            claimable,
+            ldk_node::lightning_types::payment::PaymentPreimage(preimage),
+        )
+        .unwrap();
+    let outcome = net.block_on(pay).unwrap().unwrap();
+    net.check_fulmen_paid_ldk(&invoice, outcome);
+    net.wait_reconnected(id);
+    fulmen_msat -= 2_000_000;
+    net.check_balances(id, fulmen_msat);
+
+    // 2. Fulmen pays; the connection drops as soon as the HTLC is in Fulmen's channel (its
+    //    update_add_htlc and commitment_signed on their way or just delivered).
+    for round in 0..3u64 {
+        let msat = 3_000_000 + round;
+        let invoice = net.ldk_invoice(msat);
+        let pay = {
+            let fulmen = net.fulmen.clone();
+            let bolt11 = invoice.to_string();
+            net.rt
+                .spawn(async move { fulmen.pay_invoice(&bolt11, None).await })
+        };
+        net.wait("Fulmen's HTLC", || {
+            net.fulmen_channel(id).htlcs > 0 || pay.is_finished()
+        });
+        net.fulmen_drops_connection();
+        let outcome = net.block_on(pay).unwrap().unwrap();
+        net.check_fulmen_paid_ldk(&invoice, outcome);
+        net.wait_reconnected(id);
+        fulmen_msat -= msat;
+        net.check_balances(id, fulmen_msat);
+    }
+
+    // 3. ldk-node pays and at once disconnects Fulmen (ldk-node's `disconnect`); Fulmen
+    //    reconnects.
+    for round in 0..3u64 {
+        let msat = 4_000_000 + round;
+        let created = net
+            .block_on(net.fulmen.create_invoice(
+                Some(Msat(msat)),
+                &format!("ldk-drop-{round}"),
+                "interop",
+            ))
+            .unwrap();
+        let invoice = Bolt11Invoice::from_str(&created.bolt11).unwrap();
+        let payment_id = net.ldk.bolt11_payment().send(&invoice, None).unwrap();
+        net.ldk.disconnect(net.fulmen_pk()).unwrap();
+        net.ldk_payment_successful(payment_id, created.payment_hash);
+        net.wait_fulmen_invoice_paid(created.payment_hash, msat);
+        net.wait_reconnected(id);
+        fulmen_msat += msat;
+        net.check_balances(id, fulmen_msat);
+    }
+
+    // 4. ldk-node pays; Fulmen drops the connection as soon as the HTLC reaches its channel.
+    for round in 0..3u64 {
+        let msat = 5_000_000 + round;
+        let created = net
+            .block_on(net.fulmen.create_invoice(
+                Some(Msat(msat)),
+                &format!("fulmen-drop-{round}"),
+                "interop",
+            ))
+            .unwrap();
+        let invoice = Bolt11Invoice::from_str(&created.bolt11).unwrap();
+        let payment_id = net.ldk.bolt11_payment().send(&invoice, None).unwrap();
+        net.wait("the HTLC at Fulmen", || net.fulmen_channel(id).htlcs > 0);
+        net.fulmen_drops_connection();
+        net.ldk_payment_successful(payment_id, created.payment_hash);
+        net.wait_fulmen_invoice_paid(created.payment_hash, msat);
+        net.wait_reconnected(id);
+        fulmen_msat += msat;
+        net.check_balances(id, fulmen_msat);
+    }
     net.stop();
 }

@@ -16,15 +16,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
-use bitcoin::{Address, CompressedPublicKey, Network};
+use bitcoin::{Address, CompressedPublicKey, Network, Txid};
 use fulmen_chain::rpc::{Credentials, RpcServer, ServerConfig};
 use fulmen_chain::{EmbeddedChain, EmbeddedConfig};
 use std::str::FromStr;
 
 use bitcoin::hashes::Hash;
 use fulmen_node::{
-    ChainConfig, ChannelInfo, ConnectTarget, Node, NodeConfig, NodeEvent, OpenedChannel, OsEntropy,
-    PaymentOutcome, PaymentStatusKind, PeerConfig,
+    ChainConfig, ChannelInfo, ConnectTarget, DisconnectReason, Node, NodeConfig, NodeEvent,
+    OpenedChannel, OsEntropy, PaymentOutcome, PaymentStatusKind, PeerConfig,
 };
 use fulmen_types::{ChannelId, Msat, NodeId, PaymentHash, PaymentPreimage, Sat};
 use ldk_node::lightning::ln::channelmanager::PaymentId;
@@ -62,6 +62,11 @@ fn init_tracing() {
         .with_env_filter(filter)
         .with_test_writer()
         .try_init();
+}
+
+/// The description of the test's ldk-node invoices.
+pub fn description() -> Bolt11InvoiceDescription {
+    Bolt11InvoiceDescription::Direct(Description::new("interop".to_owned()).unwrap())
 }
 
 /// Both nodes on one chain.
@@ -510,11 +515,9 @@ impl Net {
 
     /// An ldk-node invoice of `msat`.
     pub fn ldk_invoice(&self, msat: u64) -> Bolt11Invoice {
-        let description =
-            Bolt11InvoiceDescription::Direct(Description::new("interop".to_owned()).unwrap());
         self.ldk
             .bolt11_payment()
-            .receive(msat, &description, 3600)
+            .receive(msat, &description(), 3600)
             .unwrap()
     }
 
@@ -581,6 +584,83 @@ impl Net {
         });
     }
 
+    /// Fulmen drops its connection to ldk-node (as if the network failed); waits until both
+    /// sides see the peer gone. Fulmen reconnects on its own (every 500 ms).
+    pub fn fulmen_drops_connection(&self) {
+        let ldk_id = self.ldk_id();
+        let dropped = self.fulmen.peers().disconnect(
+            &ldk_id,
+            DisconnectReason::Io(std::io::ErrorKind::ConnectionReset),
+        );
+        assert!(dropped, "Fulmen was not connected to ldk-node");
+        eprintln!("[{}] Fulmen dropped the connection", self.name);
+    }
+
+    /// Waits until the channel is usable again on both sides after a reconnection.
+    pub fn wait_reconnected(&self, id: ChannelId) {
+        self.wait("Fulmen connected to ldk-node again", || {
+            self.fulmen.peers().is_connected(&self.ldk_id())
+        });
+        self.wait_usable(id);
+    }
+
+    /// A mutual close of `id` broadcast as `txid` is mined; checks the closing transaction
+    /// (the funder pays its fee, the fundee gets its balance exactly) and that both on-chain
+    /// wallets grow by their balances. `before` is (Fulmen confirmed, ldk total) before.
+    pub fn mine_mutual_close(&mut self, id: ChannelId, txid: Txid, before: (u64, u64)) {
+        let info = self.fulmen_channel(id);
+        let fulmen_sat = info.local_balance.0 / 1000;
+        let ldk_sat = info.remote_balance.0 / 1000;
+        self.wait("the closing transaction in the mempool", || {
+            self.chain.in_mempool(&txid).unwrap()
+        });
+        let tx = self.chain.transaction(&txid).unwrap().unwrap().tx;
+        assert_eq!(tx.input.len(), 1);
+        assert_eq!(Some(tx.input[0].previous_output.txid), info.funding_txid);
+        let values: Vec<u64> = tx.output.iter().map(|o| o.value.to_sat()).collect();
+        // BOLT 3: each side's balance rounded down to the satoshi, the fee taken from the
+        // funder's (the msat left over by the rounding goes to the miners too).
+        let fee = fulmen_sat + ldk_sat - values.iter().sum::<u64>();
+        assert!(fee > 0 && fee < 10_000, "closing fee {fee}");
+        let (fulmen_gets, ldk_gets) = if info.funder_is_local == Some(true) {
+            (fulmen_sat - fee, ldk_sat)
+        } else {
+            (fulmen_sat, ldk_sat - fee)
+        };
+        assert!(values.contains(&fulmen_gets), "{values:?} {fulmen_gets}");
+        assert!(values.contains(&ldk_gets), "{values:?} {ldk_gets}");
+        eprintln!(
+            "[{}] closing tx {txid}: Fulmen {fulmen_gets} sat, ldk-node {ldk_gets} sat, fee {fee} sat",
+            self.name
+        );
+        self.mine(1);
+        self.wait_fulmen_confirmed(before.0 + fulmen_gets);
+        self.wait_ldk_onchain(before.1 + ldk_gets);
+        self.ldk_event("ChannelClosed", |e| match e {
+            Event::ChannelClosed { channel_id, .. } if channel_id.0 == id.0 => Some(()),
+            _ => None,
+        });
+        // No anchor channel left: ldk-node keeps no reserve and can spend it all.
+        self.wait("ldk-node's reserve released", || {
+            self.ldk.sync_wallets().unwrap();
+            let b = self.ldk.list_balances();
+            b.total_anchor_channels_reserve_sats == 0
+                && b.spendable_onchain_balance_sats == b.total_onchain_balance_sats
+        });
+        self.wait("Fulmen's channel closed", || {
+            self.fulmen_channel(id).state == "closed"
+        });
+    }
+
+    /// Fulmen's confirmed balance and ldk-node's total on-chain balance now.
+    pub fn onchain_balances(&self) -> (u64, u64) {
+        self.ldk.sync_wallets().unwrap();
+        (
+            self.fulmen_confirmed(),
+            self.ldk.list_balances().total_onchain_balance_sats,
+        )
+    }
+
     /// The user channel id ldk-node gave a channel.
     pub fn ldk_user_channel_id(&self, id: ChannelId) -> UserChannelId {
         self.ldk_channel_by_id(id)
@@ -598,10 +678,44 @@ impl Net {
             .collect()
     }
 
-    /// Stops both nodes and the chain server; prints ldk-node's warnings and errors.
+    /// The `warning` and `error` messages ldk-node's log shows it sending or receiving (it
+    /// traces every message of the connection).
+    pub fn protocol_complaints(&self) -> Vec<String> {
+        std::fs::read_to_string(&self.ldk_log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("WarningMessage") || l.contains("ErrorMessage"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Stops both nodes and the chain server; prints ldk-node's warnings and errors; fails if
+    /// either side sent the other a `warning` or an `error`.
     pub fn stop(mut self) {
         for line in self.ldk_log_problems() {
             eprintln!("[{}] ldk-node: {line}", self.name);
+        }
+        let complaints = self.protocol_complaints();
+        let mut from_ldk = Vec::new();
+        loop {
+            let event = match self.events.try_recv() {
+                Ok(event) => event,
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => continue,
+                Err(_) => break,
+            };
+            if matches!(
+                event,
+                NodeEvent::WarningReceived { .. } | NodeEvent::ErrorReceived { .. }
+            ) {
+                from_ldk.push(format!("{event:?}"));
+            }
+        }
+        if !complaints.is_empty() || !from_ldk.is_empty() {
+            self.fail(&format!(
+                "warnings or errors exchanged:\n{}\n{}",
+                complaints.join("\n"),
+                from_ldk.join("\n")
+            ));
         }
         if std::env::var_os("FULMEN_INTEROP_KEEP").is_some() {
             eprintln!(

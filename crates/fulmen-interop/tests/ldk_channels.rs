@@ -218,5 +218,123 @@ fn payments_complete_across_disconnections() {
         fulmen_msat += msat;
         net.check_balances(id, fulmen_msat);
     }
+
+    // 5. Fulmen stops while ldk-node holds its HTLC; ldk-node claims while Fulmen is down;
+    //    Fulmen restarts from its store, reconnects, and the payment completes.
+    let preimage = [0x22; 32];
+    let hash = bitcoin::hashes::sha256::Hash::hash(&preimage).to_byte_array();
+    let invoice = net
+        .ldk
+        .bolt11_payment()
+        .receive_for_hash(
+            6_000_000,
+            &description(),
+            3600,
+            ldk_node::lightning_types::payment::PaymentHash(hash),
+        )
+        .unwrap();
+    let pay = {
+        let fulmen = net.fulmen.clone();
+        let bolt11 = invoice.to_string();
+        net.rt
+            .spawn(async move { fulmen.pay_invoice(&bolt11, None).await })
+    };
+    let claimable = net.ldk_event("PaymentClaimable", |e| match e {
+        Event::PaymentClaimable {
+            payment_hash,
+            claimable_amount_msat,
+            ..
+        } if payment_hash.0 == hash => Some(*claimable_amount_msat),
+        _ => None,
+    });
+    net.restart_fulmen_with(|net| {
+        net.ldk
+            .bolt11_payment()
+            .claim_for_hash(
+                ldk_node::lightning_types::payment::PaymentHash(hash),
+                claimable,
+                ldk_node::lightning_types::payment::PaymentPreimage(preimage),
+            )
+            .unwrap();
+    });
+    // The caller of the first run learns nothing more (its node stopped).
+    let _ = net.block_on(pay);
+    net.wait_reconnected(id);
+    net.wait("Fulmen's payment to succeed after its restart", || {
+        net.block_on(net.fulmen.list_payments())
+            .unwrap()
+            .iter()
+            .any(|p| {
+                p.payment_hash.0 == hash
+                    && p.status == fulmen_store::PaymentStatus::Succeeded
+                    && p.preimage.map(|p| p.0) == Some(preimage)
+            })
+    });
+    let received = net.ldk_event("PaymentReceived", |e| match e {
+        Event::PaymentReceived {
+            payment_hash,
+            amount_msat,
+            ..
+        } if payment_hash.0 == hash => Some(*amount_msat),
+        _ => None,
+    });
+    assert_eq!(received, 6_000_000);
+    fulmen_msat -= 6_000_000;
+    net.check_balances(id, fulmen_msat);
+
+    // 6. ldk-node restarts; the channel resumes; payments both ways.
+    net.restart_ldk();
+    net.wait_reconnected(id);
+    net.fulmen_pays_ldk(1_000_000);
+    net.ldk_pays_fulmen(2_000_000, "after-ldk-restart");
+    fulmen_msat = fulmen_msat - 1_000_000 + 2_000_000;
+    net.check_balances(id, fulmen_msat);
+    net.stop();
+}
+
+/// Keysend (spontaneous) payments both ways on a channel ldk-node opened.
+#[test]
+fn keysend_both_ways() {
+    let mut net = Net::start("keysend");
+    let id = net.ldk_open(500_000);
+    let payment_id = net
+        .ldk
+        .spontaneous_payment()
+        .send(25_000_000, net.fulmen_pk(), None)
+        .unwrap_or_else(|e| net.fail(&format!("ldk keysend failed: {e:?}")));
+    let hash = net.ldk_event("PaymentSuccessful", |e| match e {
+        Event::PaymentSuccessful {
+            payment_id: Some(p),
+            payment_hash,
+            ..
+        } if *p == payment_id => Some(*payment_hash),
+        Event::PaymentFailed {
+            payment_id: Some(p),
+            reason,
+            ..
+        } if *p == payment_id => panic!("ldk-node's keysend failed: {reason:?}"),
+        _ => None,
+    });
+    net.wait_fulmen_invoice_paid(fulmen_types::PaymentHash(hash.0), 25_000_000);
+    net.check_balances(id, 25_000_000);
+
+    let outcome = net
+        .block_on(net.fulmen.keysend(net.ldk_id(), Msat(5_000_000)))
+        .unwrap();
+    assert_eq!(
+        outcome.status,
+        fulmen_node::PaymentStatusKind::Complete,
+        "{outcome:?}"
+    );
+    let received = net.ldk_event("PaymentReceived", |e| match e {
+        Event::PaymentReceived {
+            payment_hash,
+            amount_msat,
+            ..
+        } if payment_hash.0 == outcome.payment_hash.0 => Some(*amount_msat),
+        _ => None,
+    });
+    assert_eq!(received, 5_000_000);
+    net.check_balances(id, 20_000_000);
     net.stop();
 }

@@ -81,6 +81,7 @@ pub struct Net {
     /// The Fulmen node.
     pub fulmen: Node,
     fulmen_dir: tempfile::TempDir,
+    fulmen_config: NodeConfig,
     /// Fulmen's events.
     pub events: tokio::sync::broadcast::Receiver<NodeEvent>,
     /// The ldk-node.
@@ -125,6 +126,7 @@ impl Net {
             pong_timeout: Duration::from_secs(10),
             ..PeerConfig::default()
         };
+        let fulmen_config = config.clone();
         let fulmen = rt
             .block_on(Node::start(config, Arc::new(OsEntropy)))
             .unwrap();
@@ -171,6 +173,7 @@ impl Net {
             server: Some(server),
             fulmen,
             fulmen_dir,
+            fulmen_config,
             events,
             ldk,
             ldk_dir,
@@ -582,6 +585,43 @@ impl Net {
         self.wait("ldk-node's balance to agree", || {
             self.ldk_balance_is(id, capacity_msat - fulmen_msat)
         });
+    }
+
+    /// Stops Fulmen and starts it again on its data directory (it reconnects to ldk-node,
+    /// whose address it stored, and resumes its channels).
+    pub fn restart_fulmen(&mut self) {
+        self.restart_fulmen_with(|_| {});
+    }
+
+    /// [`Self::restart_fulmen`], running `meanwhile` while Fulmen is down.
+    pub fn restart_fulmen_with(&mut self, meanwhile: impl FnOnce(&Self)) {
+        let old = self.fulmen.clone();
+        old.stop();
+        self.block_on(async move {
+            tokio::time::timeout(WAIT, old.wait_stopped())
+                .await
+                .expect("Fulmen stops in time")
+        });
+        eprintln!("[{}] Fulmen stopped", self.name);
+        self.wait("ldk-node to see Fulmen gone", || {
+            !self
+                .ldk
+                .list_peers()
+                .iter()
+                .any(|p| p.node_id == self.fulmen_pk() && p.is_connected)
+        });
+        meanwhile(self);
+        self.fulmen = self
+            .block_on(Node::start(self.fulmen_config.clone(), Arc::new(OsEntropy)))
+            .unwrap();
+        self.events = self.fulmen.subscribe();
+    }
+
+    /// Stops ldk-node and starts it again (same instance and storage).
+    pub fn restart_ldk(&mut self) {
+        self.ldk.stop().unwrap();
+        eprintln!("[{}] ldk-node stopped; restarting", self.name);
+        self.ldk.start().unwrap();
     }
 
     /// Fulmen drops its connection to ldk-node (as if the network failed); waits until both

@@ -93,6 +93,8 @@ pub struct Net {
     pub ldk_addr: SocketAddr,
     /// ldk-node events seen but not yet consumed by a wait.
     seen: Vec<Event>,
+    /// `warning`s and `error`s Fulmen received, seen while waiting on its events.
+    complaints: Vec<String>,
 }
 
 impl Net {
@@ -180,6 +182,7 @@ impl Net {
             ldk_log,
             ldk_addr,
             seen: Vec::new(),
+            complaints: Vec::new(),
         };
 
         // One coinbase each, matured by 100 blocks nobody owns.
@@ -614,6 +617,7 @@ impl Net {
         self.fulmen = self
             .block_on(Node::start(self.fulmen_config.clone(), Arc::new(OsEntropy)))
             .unwrap();
+        self.drain_fulmen_events();
         self.events = self.fulmen.subscribe();
     }
 
@@ -624,16 +628,67 @@ impl Net {
         self.ldk.start().unwrap();
     }
 
-    /// Fulmen drops its connection to ldk-node (as if the network failed); waits until both
-    /// sides see the peer gone. Fulmen reconnects on its own (every 500 ms).
-    pub fn fulmen_drops_connection(&self) {
+    /// Fulmen drops its connection to ldk-node (as if the network failed); returns once Fulmen
+    /// reports the disconnection. Fulmen reconnects on its own (every 500 ms), so ldk-node may
+    /// be connected again at any time after.
+    pub fn fulmen_drops_connection(&mut self) {
         let ldk_id = self.ldk_id();
         let dropped = self.fulmen.peers().disconnect(
             &ldk_id,
             DisconnectReason::Io(std::io::ErrorKind::ConnectionReset),
         );
         assert!(dropped, "Fulmen was not connected to ldk-node");
+        self.fulmen_event(
+            "Fulmen's disconnection from ldk-node",
+            |e| matches!(e, NodeEvent::PeerDisconnected { node_id: Some(n), .. } if *n == ldk_id),
+        );
         eprintln!("[{}] Fulmen dropped the connection", self.name);
+    }
+
+    /// Remembers a `warning` or `error` Fulmen received.
+    fn note_complaint(&mut self, event: &NodeEvent) {
+        if matches!(
+            event,
+            NodeEvent::WarningReceived { .. } | NodeEvent::ErrorReceived { .. }
+        ) {
+            self.complaints.push(format!("{event:?}"));
+        }
+    }
+
+    /// Reads every queued Fulmen event (remembering warnings and errors).
+    pub fn drain_fulmen_events(&mut self) {
+        loop {
+            match self.events.try_recv() {
+                Ok(event) => {
+                    self.note_complaint(&event);
+                }
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => continue,
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Waits for the first Fulmen event `pred` accepts; remembers the peer's warnings and
+    /// errors seen on the way.
+    pub fn fulmen_event(&mut self, what: &str, mut pred: impl FnMut(&NodeEvent) -> bool) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.events.try_recv() {
+                Ok(event) => {
+                    self.note_complaint(&event);
+                    if pred(&event) {
+                        return;
+                    }
+                    continue;
+                }
+                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => continue,
+                Err(_) => {}
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!("timed out waiting for {what}"));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Waits until the channel is usable again on both sides after a reconnection.
@@ -736,20 +791,8 @@ impl Net {
             eprintln!("[{}] ldk-node: {line}", self.name);
         }
         let complaints = self.protocol_complaints();
-        let mut from_ldk = Vec::new();
-        loop {
-            let event = match self.events.try_recv() {
-                Ok(event) => event,
-                Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => continue,
-                Err(_) => break,
-            };
-            if matches!(
-                event,
-                NodeEvent::WarningReceived { .. } | NodeEvent::ErrorReceived { .. }
-            ) {
-                from_ldk.push(format!("{event:?}"));
-            }
-        }
+        self.drain_fulmen_events();
+        let from_ldk = std::mem::take(&mut self.complaints);
         if !complaints.is_empty() || !from_ldk.is_empty() {
             self.fail(&format!(
                 "warnings or errors exchanged:\n{}\n{}",

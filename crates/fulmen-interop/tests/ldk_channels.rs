@@ -332,3 +332,59 @@ fn keysend_both_ways() {
     net.check_balances(id, 20_000_000);
     net.stop();
 }
+
+/// ldk-node, funder of the channel, raises the commitment feerate with `update_fee` when the
+/// chain's estimate rises (at its once-a-minute timer tick); Fulmen accepts it; payments both
+/// ways at the new feerate; ldk-node closes cooperatively.
+#[test]
+fn ldk_funder_updates_the_fee() {
+    let mut net = Net::start("update-fee");
+    let id = net.ldk_open(600_000);
+    net.ldk_pays_fulmen(40_000_000, "before");
+    let before = net
+        .ldk_channel_by_id(id)
+        .unwrap()
+        .feerate_sat_per_1000_weight;
+    net.chain
+        .set_fee_rate(bitcoin::FeeRate::from_sat_per_kwu(2_500))
+        .unwrap();
+    // ldk-node reads the new estimate at its next sync; its channel manager proposes the fee
+    // at its next timer tick (every 60 s).
+    net.ldk.sync_wallets().unwrap();
+    net.wait_up_to(
+        std::time::Duration::from_secs(150),
+        "ldk-node's update_fee to be committed",
+        || {
+            net.ldk_channel_by_id(id)
+                .unwrap()
+                .feerate_sat_per_1000_weight
+                > before
+        },
+    );
+    let after = net
+        .ldk_channel_by_id(id)
+        .unwrap()
+        .feerate_sat_per_1000_weight;
+    eprintln!("[update-fee] commitment feerate {before} -> {after} sat/kw");
+    assert!(
+        net.protocol_complaints().is_empty(),
+        "{:?}",
+        net.protocol_complaints()
+    );
+    net.ldk_pays_fulmen(3_000_000, "after");
+    net.fulmen_pays_ldk(13_000_000);
+    net.check_balances(id, 30_000_000);
+
+    let balances = net.onchain_balances();
+    let user_channel_id = net.ldk_user_channel_id(id);
+    net.ldk
+        .close_channel(&user_channel_id, net.fulmen_pk())
+        .unwrap_or_else(|e| net.fail(&format!("ldk close_channel failed: {e:?}")));
+    let mut txid = None;
+    net.wait("Fulmen to see the mutual close", || {
+        txid = net.fulmen_channel(id).close_txid;
+        txid.is_some()
+    });
+    net.mine_mutual_close(id, txid.unwrap(), balances);
+    net.stop();
+}

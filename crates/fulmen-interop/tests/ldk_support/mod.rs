@@ -276,8 +276,13 @@ impl Net {
     }
 
     /// Polls `cond` (every 20 ms) until it holds; fails after [`WAIT`].
-    pub fn wait(&self, what: &str, mut cond: impl FnMut() -> bool) {
-        let deadline = Instant::now() + WAIT;
+    pub fn wait(&self, what: &str, cond: impl FnMut() -> bool) {
+        self.wait_up_to(WAIT, what, cond);
+    }
+
+    /// Polls `cond` (every 20 ms) until it holds; fails after `limit`.
+    pub fn wait_up_to(&self, limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
+        let deadline = Instant::now() + limit;
         while !cond() {
             if Instant::now() > deadline {
                 self.fail(&format!("timed out waiting for {what}"));

@@ -388,3 +388,59 @@ fn ldk_funder_updates_the_fee() {
     net.mine_mutual_close(id, txid.unwrap(), balances);
     net.stop();
 }
+
+/// Many payments in flight at once in both directions on one channel (Fulmen pushed part of
+/// it to ldk-node at opening): Fulmen signs several HTLCs per `commitment_signed`, the two
+/// sides' commitment updates cross; every payment completes and the balances agree.
+#[test]
+fn concurrent_payments_both_ways() {
+    const EACH_WAY: u64 = 20;
+    let mut net = Net::start("concurrent");
+    let opened = net.fulmen_open_with_push(2_000_000, 600_000_000);
+    let id = opened.channel_id;
+    net.check_balances(id, 1_400_000_000);
+
+    let ldk_invoices: Vec<_> = (0..EACH_WAY)
+        .map(|i| net.ldk_invoice(2_000_000 + i))
+        .collect();
+    let fulmen_invoices: Vec<_> = (0..EACH_WAY)
+        .map(|i| {
+            net.block_on(net.fulmen.create_invoice(
+                Some(Msat(3_000_000 + i)),
+                &format!("concurrent-{i}"),
+                "interop",
+            ))
+            .unwrap()
+        })
+        .collect();
+    let fulmen_pays: Vec<_> = ldk_invoices
+        .iter()
+        .map(|invoice| {
+            let fulmen = net.fulmen.clone();
+            let bolt11 = invoice.to_string();
+            net.rt
+                .spawn(async move { fulmen.pay_invoice(&bolt11, None).await })
+        })
+        .collect();
+    let ldk_pays: Vec<_> = fulmen_invoices
+        .iter()
+        .map(|created| {
+            let invoice = Bolt11Invoice::from_str(&created.bolt11).unwrap();
+            let payment_id = net.ldk.bolt11_payment().send(&invoice, None).unwrap();
+            (payment_id, created.payment_hash)
+        })
+        .collect();
+
+    for (invoice, pay) in ldk_invoices.iter().zip(fulmen_pays) {
+        let outcome = net.block_on(pay).unwrap().unwrap();
+        net.check_fulmen_paid_ldk(invoice, outcome);
+    }
+    for (i, (payment_id, hash)) in ldk_pays.into_iter().enumerate() {
+        net.ldk_payment_successful(payment_id, hash);
+        net.wait_fulmen_invoice_paid(hash, 3_000_000 + i as u64);
+    }
+    let paid_out: u64 = (0..EACH_WAY).map(|i| 2_000_000 + i).sum();
+    let paid_in: u64 = (0..EACH_WAY).map(|i| 3_000_000 + i).sum();
+    net.check_balances(id, 1_400_000_000 - paid_out + paid_in);
+    net.stop();
+}

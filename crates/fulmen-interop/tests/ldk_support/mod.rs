@@ -391,10 +391,15 @@ impl Net {
     /// Fulmen opens a channel of `sat` to ldk-node; mines to ldk-node's `minimum_depth`;
     /// returns once both sides see it usable.
     pub fn fulmen_open(&mut self, sat: u64) -> OpenedChannel {
+        self.fulmen_open_with_push(sat, 0)
+    }
+
+    /// [`Self::fulmen_open`], pushing `push_msat` to ldk-node at opening.
+    pub fn fulmen_open_with_push(&mut self, sat: u64, push_msat: u64) -> OpenedChannel {
         let opened = self
             .block_on(
                 self.fulmen
-                    .open_channel(self.ldk_id(), Sat(sat), Msat(0), false),
+                    .open_channel(self.ldk_id(), Sat(sat), Msat(push_msat), false),
             )
             .unwrap_or_else(|e| self.fail(&format!("openchannel failed: {e}")));
         let pending = self.ldk_event("ChannelPending", |e| match e {

@@ -444,3 +444,61 @@ fn concurrent_payments_both_ways() {
     net.check_balances(id, 1_400_000_000 - paid_out + paid_in);
     net.stop();
 }
+
+/// Fulmen respects the limits ldk-node set as fundee: one payment above its
+/// `max_htlc_value_in_flight_msat` (ldk-node accepts 10% of the channel in flight on inbound
+/// channels) and more payments at once than its `max_accepted_htlcs` (50) are never sent beyond
+/// them (the excess fails at Fulmen or waits); the channel stays usable.
+#[test]
+fn fulmen_respects_ldk_limits() {
+    let mut net = Net::start("limits");
+    let opened = net.fulmen_open(1_000_000);
+    let id = opened.channel_id;
+
+    // 10% of 1,000,000 sat is 100,000,000 msat: one HTLC above it.
+    let invoice = net.ldk_invoice(150_000_000);
+    let outcome = net
+        .block_on(net.fulmen.pay_invoice(&invoice.to_string(), None))
+        .map(|o| (o.status, o.failure));
+    eprintln!("[limits] a payment above ldk-node's max in flight: {outcome:?}");
+    assert!(
+        !matches!(outcome, Ok((fulmen_node::PaymentStatusKind::Complete, _))),
+        "{outcome:?}"
+    );
+    net.wait_usable(id);
+    net.fulmen_pays_ldk(90_000_000);
+    net.check_balances(id, 910_000_000);
+
+    // 60 payments at once: at most 50 HTLCs may be in flight to ldk-node.
+    let invoices: Vec<_> = (0..60u64).map(|i| net.ldk_invoice(100_000 + i)).collect();
+    let pays: Vec<_> = invoices
+        .iter()
+        .map(|invoice| {
+            let fulmen = net.fulmen.clone();
+            let bolt11 = invoice.to_string();
+            net.rt
+                .spawn(async move { fulmen.pay_invoice(&bolt11, None).await })
+        })
+        .collect();
+    let mut paid = 0;
+    let mut failed = 0;
+    let mut fulmen_msat = 910_000_000;
+    for (invoice, pay) in invoices.iter().zip(pays) {
+        match net.block_on(pay).unwrap() {
+            Ok(o) if o.status == fulmen_node::PaymentStatusKind::Complete => {
+                net.check_fulmen_paid_ldk(invoice, o);
+                fulmen_msat -= invoice.amount_milli_satoshis().unwrap();
+                paid += 1;
+            }
+            other => {
+                eprintln!("[limits] not sent: {other:?}");
+                failed += 1;
+            }
+        }
+    }
+    eprintln!("[limits] 60 at once: {paid} paid, {failed} failed");
+    assert!(paid >= 50, "{paid} paid");
+    net.check_balances(id, fulmen_msat);
+    net.fulmen_pays_ldk(1_000_000);
+    net.stop();
+}

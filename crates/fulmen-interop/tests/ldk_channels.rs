@@ -286,7 +286,8 @@ fn payments_complete_across_disconnections() {
     net.stop();
 }
 
-/// Keysend (spontaneous) payments both ways on a channel ldk-node opened.
+/// Keysend (spontaneous) payments and invoices without an amount, both ways, on a channel
+/// ldk-node opened.
 #[test]
 fn keysend_both_ways() {
     let mut net = Net::start("keysend");
@@ -330,6 +331,42 @@ fn keysend_both_ways() {
     });
     assert_eq!(received, 5_000_000);
     net.check_balances(id, 20_000_000);
+
+    // Invoices without an amount, both ways.
+    let created = net
+        .block_on(net.fulmen.create_invoice(None, "any-amount", "interop"))
+        .unwrap();
+    let invoice = Bolt11Invoice::from_str(&created.bolt11).unwrap();
+    assert_eq!(invoice.amount_milli_satoshis(), None);
+    let payment_id = net
+        .ldk
+        .bolt11_payment()
+        .send_using_amount(&invoice, 7_000_000, None)
+        .unwrap();
+    net.ldk_payment_successful(payment_id, created.payment_hash);
+    net.wait_fulmen_invoice_paid(created.payment_hash, 7_000_000);
+    let invoice = net
+        .ldk
+        .bolt11_payment()
+        .receive_variable_amount(&description(), 3600)
+        .unwrap();
+    let outcome = net
+        .block_on(
+            net.fulmen
+                .pay_invoice(&invoice.to_string(), Some(Msat(4_000_000))),
+        )
+        .unwrap();
+    assert_eq!(outcome.status, fulmen_node::PaymentStatusKind::Complete);
+    let received = net.ldk_event("PaymentReceived", |e| match e {
+        Event::PaymentReceived {
+            payment_hash,
+            amount_msat,
+            ..
+        } if payment_hash.0 == outcome.payment_hash.0 => Some(*amount_msat),
+        _ => None,
+    });
+    assert_eq!(received, 4_000_000);
+    net.check_balances(id, 23_000_000);
     net.stop();
 }
 
@@ -500,5 +537,126 @@ fn fulmen_respects_ldk_limits() {
     assert!(paid >= 50, "{paid} paid");
     net.check_balances(id, fulmen_msat);
     net.fulmen_pays_ldk(1_000_000);
+    net.stop();
+}
+
+/// A payment ldk-node holds (an invoice for a hash only the test knows the preimage of).
+struct HeldPayment {
+    invoice: Bolt11Invoice,
+    preimage: [u8; 32],
+    claimable_msat: u64,
+    pay: tokio::task::JoinHandle<Result<fulmen_node::PaymentOutcome, fulmen_node::NodeError>>,
+}
+
+/// Fulmen pays an ldk-node invoice for the hash of `preimage`; returns once ldk-node holds the
+/// HTLC (`PaymentClaimable`).
+fn fulmen_pays_held(net: &mut Net, msat: u64, preimage: [u8; 32]) -> HeldPayment {
+    let hash = bitcoin::hashes::sha256::Hash::hash(&preimage).to_byte_array();
+    let invoice = net
+        .ldk
+        .bolt11_payment()
+        .receive_for_hash(
+            msat,
+            &description(),
+            3600,
+            ldk_node::lightning_types::payment::PaymentHash(hash),
+        )
+        .unwrap();
+    let pay = {
+        let fulmen = net.fulmen.clone();
+        let bolt11 = invoice.to_string();
+        net.rt
+            .spawn(async move { fulmen.pay_invoice(&bolt11, None).await })
+    };
+    let claimable_msat = net.ldk_event("PaymentClaimable", |e| match e {
+        Event::PaymentClaimable {
+            payment_hash,
+            claimable_amount_msat,
+            ..
+        } if payment_hash.0 == hash => Some(*claimable_amount_msat),
+        _ => None,
+    });
+    HeldPayment {
+        invoice,
+        preimage,
+        claimable_msat,
+        pay,
+    }
+}
+
+/// ldk-node claims a held payment; waits for Fulmen's outcome.
+fn claim_held(net: &mut Net, held: HeldPayment) {
+    let hash = bitcoin::hashes::sha256::Hash::hash(&held.preimage).to_byte_array();
+    net.ldk
+        .bolt11_payment()
+        .claim_for_hash(
+            ldk_node::lightning_types::payment::PaymentHash(hash),
+            held.claimable_msat,
+            ldk_node::lightning_types::payment::PaymentPreimage(held.preimage),
+        )
+        .unwrap();
+    let outcome = net.block_on(held.pay).unwrap().unwrap();
+    net.check_fulmen_paid_ldk(&held.invoice, outcome);
+}
+
+/// A cooperative close started while an HTLC is in flight (BOLT 2: `shutdown` first, the
+/// HTLC resolved, then `closing_signed`), started by Fulmen, then by ldk-node; each time the
+/// connection drops while shutting down and the closing resumes after the reestablish.
+#[test]
+fn mutual_close_with_an_htlc_in_flight() {
+    let mut net = Net::start("close-htlc");
+
+    // Fulmen's shutdown while ldk-node holds Fulmen's HTLC.
+    let id = net.fulmen_open(700_000).channel_id;
+    let held = fulmen_pays_held(&mut net, 8_000_000, [0x33; 32]);
+    let balances = net.onchain_balances();
+    let close = {
+        let fulmen = net.fulmen.clone();
+        net.rt
+            .spawn(async move { fulmen.close_channel(id, false).await })
+    };
+    net.wait("Fulmen shutting down", || {
+        net.fulmen_channel(id).state == "shutting_down"
+    });
+    net.wait("ldk-node to stop using the channel", || {
+        !net.ldk_channel_by_id(id).unwrap().is_usable
+    });
+    assert!(!close.is_finished(), "closed with an HTLC in flight");
+    // The connection drops mid-shutdown: `shutdown` is retransmitted after the reestablish.
+    net.fulmen_drops_connection();
+    net.wait("the channel reestablished at Fulmen", || {
+        net.fulmen_channel(id).connected
+    });
+    claim_held(&mut net, held);
+    let txid = net
+        .block_on(close)
+        .unwrap()
+        .unwrap_or_else(|e| net.fail(&format!("closechannel failed: {e}")));
+    assert_eq!(net.fulmen_channel(id).local_balance, Msat(692_000_000));
+    net.mine_mutual_close(id, txid, balances);
+
+    // ldk-node's shutdown while it holds Fulmen's HTLC.
+    let id = net.fulmen_open(400_000).channel_id;
+    let held = fulmen_pays_held(&mut net, 9_000_000, [0x44; 32]);
+    let balances = net.onchain_balances();
+    let user_channel_id = net.ldk_user_channel_id(id);
+    net.ldk
+        .close_channel(&user_channel_id, net.fulmen_pk())
+        .unwrap_or_else(|e| net.fail(&format!("ldk close_channel failed: {e:?}")));
+    net.wait("Fulmen shutting down", || {
+        net.fulmen_channel(id).state == "shutting_down"
+    });
+    net.fulmen_drops_connection();
+    net.wait("the channel reestablished at Fulmen", || {
+        net.fulmen_channel(id).connected
+    });
+    claim_held(&mut net, held);
+    let mut txid = None;
+    net.wait("Fulmen to see the mutual close", || {
+        txid = net.fulmen_channel(id).close_txid;
+        txid.is_some()
+    });
+    assert_eq!(net.fulmen_channel(id).local_balance, Msat(391_000_000));
+    net.mine_mutual_close(id, txid.unwrap(), balances);
     net.stop();
 }

@@ -660,3 +660,67 @@ fn mutual_close_with_an_htlc_in_flight() {
     net.mine_mutual_close(id, txid.unwrap(), balances);
     net.stop();
 }
+
+/// Payments the payee refuses fail cleanly both ways (`update_fail_htlc` with an onion error the
+/// payer decodes); nothing moves and the channel stays usable.
+#[test]
+fn refused_payments_fail_cleanly_both_ways() {
+    let mut net = Net::start("refused");
+    let id = net.fulmen_open_with_push(1_000_000, 300_000_000).channel_id;
+
+    // ldk-node fails the HTLC it holds.
+    let held = fulmen_pays_held(&mut net, 5_000_000, [0x55; 32]);
+    let hash = bitcoin::hashes::sha256::Hash::hash(&held.preimage).to_byte_array();
+    net.ldk
+        .bolt11_payment()
+        .fail_for_hash(ldk_node::lightning_types::payment::PaymentHash(hash))
+        .unwrap();
+    let outcome = net.block_on(held.pay).unwrap().unwrap();
+    assert_eq!(
+        outcome.status,
+        fulmen_node::PaymentStatusKind::Failed,
+        "{outcome:?}"
+    );
+    assert_eq!(
+        outcome.failure.as_deref(),
+        Some("incorrect_or_unknown_payment_details")
+    );
+    net.check_balances(id, 700_000_000);
+
+    // Fulmen refuses more than twice its invoice's amount (BOLT 4).
+    let created = net
+        .block_on(
+            net.fulmen
+                .create_invoice(Some(Msat(1_000_000)), "too-much", "interop"),
+        )
+        .unwrap();
+    let invoice = Bolt11Invoice::from_str(&created.bolt11).unwrap();
+    let payment_id = net
+        .ldk
+        .bolt11_payment()
+        .send_using_amount(&invoice, 2_500_000, None)
+        .unwrap();
+    let reason = net.ldk_event("PaymentFailed", |e| match e {
+        Event::PaymentFailed {
+            payment_id: Some(p),
+            reason,
+            ..
+        } if *p == payment_id => Some(*reason),
+        Event::PaymentSuccessful {
+            payment_id: Some(p),
+            ..
+        } if *p == payment_id => panic!("Fulmen accepted 2.5 times its invoice"),
+        _ => None,
+    });
+    assert_eq!(
+        reason,
+        Some(ldk_node::lightning::events::PaymentFailureReason::RecipientRejected)
+    );
+    net.check_balances(id, 700_000_000);
+
+    // Both directions still work.
+    net.fulmen_pays_ldk(1_000_000);
+    net.ldk_pays_fulmen(2_000_000, "after");
+    net.check_balances(id, 701_000_000);
+    net.stop();
+}

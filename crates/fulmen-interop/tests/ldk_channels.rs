@@ -724,3 +724,31 @@ fn refused_payments_fail_cleanly_both_ways() {
     net.check_balances(id, 701_000_000);
     net.stop();
 }
+
+/// A node restarted while the funding confirms (the blocks mined while it is down) gets the
+/// channel ready after reconnecting (`channel_ready` retransmitted on reestablish): Fulmen as
+/// fundee of ldk-node's channel, then ldk-node as fundee of Fulmen's.
+#[test]
+fn restarts_while_the_funding_confirms() {
+    let mut net = Net::start("restart-opening");
+
+    let id = net.ldk_open_unconfirmed(300_000);
+    net.restart_fulmen_with(|net| {
+        let time = net.chain.median_time_past().unwrap() + 3_600;
+        net.chain
+            .mine(6, &burn_address().script_pubkey(), time)
+            .unwrap();
+    });
+    net.confirm_channel(id);
+    net.ldk_pays_fulmen(10_000_000, "after-fulmen-restart");
+    net.fulmen_pays_ldk(1_000_000);
+    net.check_balances(id, 9_000_000);
+
+    let opened = net.fulmen_open_unconfirmed(300_000, 0);
+    net.restart_ldk_with(|net| net.mine(6));
+    net.connect_if_needed();
+    net.confirm_channel(opened.channel_id);
+    net.fulmen_pays_ldk(10_000_000);
+    net.ldk_pays_fulmen(1_000_000, "after-ldk-restart");
+    net.stop();
+}

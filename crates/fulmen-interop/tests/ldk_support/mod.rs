@@ -235,6 +235,18 @@ impl Net {
         });
     }
 
+    /// Waits until Fulmen and ldk-node are connected (Fulmen reconnects every 500 ms).
+    pub fn connect_if_needed(&self) {
+        self.wait("Fulmen and ldk-node connected", || {
+            self.fulmen.peers().is_connected(&self.ldk_id())
+                && self
+                    .ldk
+                    .list_peers()
+                    .iter()
+                    .any(|p| p.node_id == self.fulmen_pk() && p.is_connected)
+        });
+    }
+
     /// Mines `blocks` to nobody; returns once Fulmen has applied them.
     pub fn mine(&self, blocks: u32) {
         self.mine_to(blocks, Some(burn_address()));
@@ -396,6 +408,14 @@ impl Net {
 
     /// [`Self::fulmen_open`], pushing `push_msat` to ldk-node at opening.
     pub fn fulmen_open_with_push(&mut self, sat: u64, push_msat: u64) -> OpenedChannel {
+        let opened = self.fulmen_open_unconfirmed(sat, push_msat);
+        self.confirm_channel(opened.channel_id);
+        opened
+    }
+
+    /// Fulmen opens a channel to ldk-node; returns once its funding is broadcast and
+    /// ldk-node reports the channel pending.
+    pub fn fulmen_open_unconfirmed(&mut self, sat: u64, push_msat: u64) -> OpenedChannel {
         let opened = self
             .block_on(
                 self.fulmen
@@ -412,23 +432,35 @@ impl Net {
         });
         assert_eq!(pending.0 .0, opened.channel_id.0);
         assert_eq!(pending.1.txid, opened.funding_txid);
+        opened
+    }
+
+    /// Mines to the `minimum_depth` of a channel being opened (either way); returns once
+    /// ldk-node reports it ready and both sides see it usable.
+    pub fn confirm_channel(&mut self, id: ChannelId) {
         let depth = self
-            .ldk_channel(&opened)
-            .confirmations_required
+            .ldk_channel_by_id(id)
+            .and_then(|c| c.confirmations_required)
             .unwrap_or(6);
-        self.mine(depth);
-        let ready = self.ldk_event("ChannelReady", |e| match e {
-            Event::ChannelReady { channel_id, .. } => Some(*channel_id),
+        self.mine(depth.max(3));
+        self.ldk_event("ChannelReady", |e| match e {
+            Event::ChannelReady { channel_id, .. } if channel_id.0 == id.0 => Some(()),
             _ => None,
         });
-        assert_eq!(ready.0, opened.channel_id.0);
-        self.wait_usable(opened.channel_id);
-        opened
+        self.wait_usable(id);
     }
 
     /// ldk-node opens a channel of `sat` to Fulmen; mines to Fulmen's `minimum_depth`;
     /// returns the channel id once both sides see it usable.
     pub fn ldk_open(&mut self, sat: u64) -> ChannelId {
+        let id = self.ldk_open_unconfirmed(sat);
+        self.confirm_channel(id);
+        id
+    }
+
+    /// ldk-node opens a channel to Fulmen; returns once its funding is in the mempool and
+    /// Fulmen lists the channel.
+    pub fn ldk_open_unconfirmed(&mut self, sat: u64) -> ChannelId {
         self.ldk
             .open_channel(self.fulmen_pk(), self.fulmen_socket(), sat, None, None)
             .unwrap_or_else(|e| self.fail(&format!("ldk open_channel failed: {e:?}")));
@@ -447,16 +479,6 @@ impl Net {
         assert_eq!(info.funder_is_local, Some(false));
         assert_eq!(info.funding_txid, Some(funding.txid));
         assert_eq!(info.capacity, Sat(sat));
-        let depth = self
-            .ldk_channel_by_id(id)
-            .and_then(|c| c.confirmations_required)
-            .unwrap_or(6);
-        self.mine(depth.max(6));
-        self.ldk_event("ChannelReady", |e| match e {
-            Event::ChannelReady { channel_id, .. } if channel_id.0 == id.0 => Some(()),
-            _ => None,
-        });
-        self.wait_usable(id);
         id
     }
 
@@ -633,8 +655,14 @@ impl Net {
 
     /// Stops ldk-node and starts it again (same instance and storage).
     pub fn restart_ldk(&mut self) {
+        self.restart_ldk_with(|_| {});
+    }
+
+    /// [`Self::restart_ldk`], running `meanwhile` while ldk-node is down.
+    pub fn restart_ldk_with(&mut self, meanwhile: impl FnOnce(&Self)) {
         self.ldk.stop().unwrap();
-        eprintln!("[{}] ldk-node stopped; restarting", self.name);
+        eprintln!("[{}] ldk-node stopped", self.name);
+        meanwhile(self);
         self.ldk.start().unwrap();
     }
 

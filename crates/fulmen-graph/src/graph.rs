@@ -595,6 +595,11 @@ impl NetworkGraph {
         })
     }
 
+    /// Every channel's short channel id, in no particular order.
+    pub fn channel_ids(&self) -> impl Iterator<Item = ShortChannelId> + '_ {
+        self.channels.iter().flatten().map(|c| c.scid)
+    }
+
     /// What the graph knows about a node.
     pub fn node(&self, id: &NodeId) -> Option<NodeView> {
         let n = self.node_entry(self.node_slot(id)?)?;

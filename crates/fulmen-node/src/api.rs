@@ -187,6 +187,7 @@ impl Node {
             keysend_preimage: None,
             min_final_cltv_expiry_delta: u32::try_from(delta).unwrap_or(u32::MAX),
             bolt11: Some(bolt11.trim().to_owned()),
+            route_hints: crate::channels::route::hints_from_invoice(&invoice),
         };
         self.pay(request).await
     }
@@ -215,6 +216,7 @@ impl Node {
             keysend_preimage: Some(preimage),
             min_final_cltv_expiry_delta: KEYSEND_FINAL_CLTV_EXPIRY_DELTA,
             bolt11: None,
+            route_hints: Vec::new(),
         };
         self.pay(request).await
     }
@@ -232,6 +234,11 @@ impl Node {
     /// Every invoice, oldest first.
     pub async fn list_invoices(&self) -> Result<Vec<fulmen_store::Invoice>, NodeError> {
         Ok(self.command(CmCommand::ListInvoices).await??)
+    }
+
+    /// Every forward (relayed or refused HTLC), oldest first.
+    pub async fn list_forwards(&self) -> Result<Vec<fulmen_store::Forward>, NodeError> {
+        Ok(self.command(CmCommand::ListForwards).await??)
     }
 
     /// Every outgoing payment, oldest first.

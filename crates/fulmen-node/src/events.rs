@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bitcoin::Txid;
-use fulmen_types::{ChannelId, Msat, NodeId, PaymentHash, ShortChannelId};
+use fulmen_types::{ChannelId, Msat, NodeId, PaymentHash, PaymentPreimage, ShortChannelId};
 use fulmen_wire::WireError;
 
 use crate::features::InitError;
@@ -110,6 +110,52 @@ pub enum NodeEvent {
         payment_hash: PaymentHash,
         /// What the payee received.
         amount: Msat,
+    },
+    /// We offered an HTLC downstream for one that came in (committed).
+    HtlcForwarded {
+        /// The payment hash.
+        payment_hash: PaymentHash,
+        /// The incoming channel.
+        in_channel: ChannelId,
+        /// The outgoing channel.
+        out_channel: ChannelId,
+        /// The incoming HTLC's amount.
+        in_amount: Msat,
+        /// The outgoing HTLC's amount (the difference is our fee).
+        out_amount: Msat,
+        /// The incoming HTLC's expiry.
+        in_cltv_expiry: u32,
+        /// The outgoing HTLC's expiry.
+        out_cltv_expiry: u32,
+    },
+    /// Downstream fulfilled a forward; we settled upstream with the
+    /// preimage (committed).
+    ForwardSettled {
+        /// The payment hash.
+        payment_hash: PaymentHash,
+        /// The incoming channel.
+        in_channel: ChannelId,
+        /// The outgoing channel.
+        out_channel: ChannelId,
+        /// The preimage (`Debug` redacts it).
+        preimage: PaymentPreimage,
+    },
+    /// Downstream failed a forward; we failed upstream (committed).
+    ForwardFailed {
+        /// The payment hash.
+        payment_hash: PaymentHash,
+        /// The incoming channel.
+        in_channel: ChannelId,
+        /// The outgoing channel.
+        out_channel: ChannelId,
+    },
+    /// The network graph took new gossip (sent at most once per gossip
+    /// flush interval).
+    GraphChanged {
+        /// Channels in the graph.
+        channels: usize,
+        /// Nodes in the graph.
+        nodes: usize,
     },
     /// One of our payments failed.
     PaymentFailed {

@@ -6,6 +6,7 @@
 //! | --- | --- | --- | --- |
 //! | `option_data_loss_protect` | 0/1 | required | ASSUMED by the spec; `channel_reestablish` always carries the proof fields |
 //! | `option_upfront_shutdown_script` | 4/5 | optional | the channel state machine checks a committed shutdown script |
+//! | `gossip_queries` | 6/7 | optional | the gossip thread answers `gossip_timestamp_filter`, `query_channel_range` and `query_short_channel_ids` |
 //! | `var_onion_optin` | 8/9 | required | ASSUMED; BOLT 9: every node MUST support it |
 //! | `option_static_remotekey` | 12/13 | required | ASSUMED; the only legacy channel type Fulmen opens |
 //! | `payment_secret` | 14/15 | required | ASSUMED; invoices always carry one |
@@ -16,9 +17,8 @@
 //! | `option_scid_alias` | 46/47 | optional | private channels use aliases |
 //!
 //! Not offered (yet): `basic_mpp` (16/17), until multi-part payments are
-//! received and sent (payments are single-part, over direct channels);
-//! `gossip_queries` (6/7) and `gossip_queries_ex` (10/11),
-//! until the gossip crate answers queries; `option_route_blinding` (24/25),
+//! received and sent (payments are single-part); `gossip_queries_ex`
+//! (10/11, the extended query flags); `option_route_blinding` (24/25),
 //! until forwarding handles blinded hops; `option_dual_fund`, `option_quiesce`,
 //! `option_onion_messages`, `option_provide_storage`, `option_zeroconf`,
 //! `option_simple_close`, `option_splice`, and the legacy non-zero-fee
@@ -45,6 +45,7 @@ pub fn our_init_features() -> Features {
     Features::empty()
         .with_required(Feature::DataLossProtect)
         .with_optional(Feature::UpfrontShutdownScript)
+        .with_optional(Feature::GossipQueries)
         .with_required(Feature::VarOnionOptin)
         .with_required(Feature::StaticRemoteKey)
         .with_required(Feature::PaymentSecret)
@@ -192,7 +193,7 @@ mod tests {
         for optional in [5, 19, 23, 27, 45, 47] {
             assert!(f.has_bit(optional), "bit {optional}");
         }
-        assert!(!f.supports(Feature::GossipQueries));
+        assert!(f.supports(Feature::GossipQueries));
         assert!(!f.supports(Feature::BasicMpp));
         assert!(!f.supports(Feature::AnchorOutputs));
         // Two Fulmen nodes accept each other.

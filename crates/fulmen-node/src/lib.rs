@@ -36,6 +36,7 @@
 //! | listener + one task per connection | [`peer`] | handshake, `init`, ping/pong, hands BOLT 2 messages to the channel manager |
 //! | channel manager (a thread) | [`channels`] | owns every channel; per tick: handle inputs, sign once per channel, commit all changed states and records at once, then send |
 //! | chain follower | [`chain::follower`] | blocks → wallet and channel manager, reorgs included |
+//! | gossip (a thread) | [`gossip`] | BOLT 7: validates and relays announcements, keeps the network graph payments route on |
 //! | RPC server | [`rpc`] | JSON-RPC over HTTP with cookie auth |
 //!
 //! [`Node::stop`] stops them all; [`Node::wait_stopped`] waits for each.
@@ -63,6 +64,7 @@ pub mod entropy;
 pub mod error;
 pub mod events;
 pub mod features;
+pub mod gossip;
 pub mod node;
 pub mod peer;
 mod reconnect;
@@ -71,8 +73,8 @@ mod tasks;
 
 pub use api::CreatedInvoice;
 pub use channels::{
-    ChannelInfo, ChannelsConfig, CmError, OpenedChannel, PayRequest, PaymentOutcome,
-    PaymentStatusKind,
+    ChannelInfo, ChannelsConfig, CmError, ForwardingPolicy, OpenedChannel, PayRequest,
+    PaymentOutcome, PaymentStatusKind,
 };
 pub use config::{BitcoindUrl, ChainConfig, NodeConfig, PeerConfig};
 pub use datadir::DataDir;

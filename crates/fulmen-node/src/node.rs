@@ -33,6 +33,8 @@ const MINE_SYNC_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Queue length of the channel manager's inputs.
 const CM_QUEUE: usize = 1024;
+/// Gossip inputs queued before more are dropped (flood guard).
+const GOSSIP_QUEUE: usize = 16_384;
 
 /// What `getinfo` shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +73,7 @@ pub(crate) struct NodeInner {
     pub(crate) wallet: WalletHandle,
     pub(crate) chain: ChainBackend,
     pub(crate) broadcaster: ChainBroadcaster,
+    pub(crate) gossip: crate::gossip::GossipHandle,
     pub(crate) peers: PeerManager,
     pub(crate) to_cm: mpsc::Sender<CmInput>,
     pub(crate) synced: watch::Receiver<BlockRef>,
@@ -158,6 +161,7 @@ impl Node {
         let (shutdown, shutdown_rx) = watch::channel(false);
         let tasks = TaskTracker::default();
         let (to_cm, cm_rx) = mpsc::channel(CM_QUEUE);
+        let (gossip, gossip_rx) = crate::gossip::GossipHandle::new(network, GOSSIP_QUEUE);
         let peers = PeerManager::new(PeerManagerParts {
             node_secret: *node_keys.secret_key(),
             network,
@@ -165,6 +169,7 @@ impl Node {
             entropy: entropy.clone(),
             events: events.clone(),
             to_cm: to_cm.clone(),
+            gossip: gossip.clone(),
             shutdown: shutdown_rx.clone(),
             tasks: tasks.clone(),
         });
@@ -184,6 +189,7 @@ impl Node {
                 wallet: Arc::new(wallet.clone()),
                 events: events.clone(),
                 config: config.channels.clone(),
+                gossip: gossip.clone(),
             },
         )?;
         let replay_from = cm.channels_height();
@@ -240,6 +246,22 @@ impl Node {
             }
             None => None,
         };
+        crate::gossip::spawn(
+            &gossip,
+            gossip_rx,
+            crate::gossip::GossipParts {
+                network,
+                node_secret: *node_keys.secret_key(),
+                alias: config.alias.clone(),
+                addresses: listen_addr.into_iter().collect(),
+                chain: chain.source.clone(),
+                outbox: Arc::new(peers.clone()),
+                config: crate::gossip::GossipConfig::default(),
+                events: events.clone(),
+            },
+            tasks.guard(),
+        )
+        .map_err(NodeError::Io)?;
         let rpc_listener = match config.rpc_listen {
             Some(addr) => Some(TcpListener::bind(addr).await.map_err(NodeError::Io)?),
             None => None,
@@ -285,6 +307,7 @@ impl Node {
                 wallet,
                 chain,
                 broadcaster,
+                gossip,
                 peers,
                 to_cm,
                 synced,
@@ -357,6 +380,11 @@ impl Node {
             }))
             .await;
         Ok(())
+    }
+
+    /// The network graph the node routes on (kept by the gossip thread).
+    pub fn network_graph(&self) -> Arc<std::sync::RwLock<fulmen_graph::NetworkGraph>> {
+        self.inner.gossip.graph().clone()
     }
 
     /// The connected peers.

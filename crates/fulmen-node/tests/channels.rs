@@ -197,6 +197,7 @@ async fn open_pay_restart_and_close() {
             keysend_preimage: None,
             min_final_cltv_expiry_delta: 80,
             bolt11: None,
+            route_hints: Vec::new(),
         })
         .await
         .unwrap();
@@ -359,6 +360,7 @@ async fn the_payee_enforces_the_final_node_checks() {
         keysend_preimage: None,
         min_final_cltv_expiry_delta: 80,
         bolt11: None,
+        route_hints: Vec::new(),
     };
     let refused = |r: PayRequest| {
         let a = a.node.clone();

@@ -1,7 +1,8 @@
-//! `fulmen demo`: shows, in one process, what the node can do so far.
+//! `fulmen demo`: shows, in one process, what the node does.
 //!
-//! Until channels and routed payments land, the default scenario (`wire`)
-//! puts the finished pieces together on the seeds' five-node line (Alice,
+//! The default scenario, `route`, runs five real nodes (see
+//! [`crate::demo_line`]). The `wire` scenario puts the protocol pieces
+//! together without running a node on the seeds' five-node line (Alice,
 //! Bob, Carol, Diana, Eric): node keys from mnemonics, an embedded regtest
 //! chain, a BOLT 8 handshake with `init` and `ping`/`pong`, Eric's BOLT 11
 //! invoice for 1 BTC, and the Sphinx onion Alice would send, peeled hop by
@@ -26,13 +27,15 @@ use fulmen_wallet::keys::{KeyTree, Mnemonic};
 use fulmen_wire::{Init, Message, Ping, Pong};
 use serde_json::{json, Value};
 
-type DemoResult<T> = Result<T, Box<dyn Error>>;
+pub(crate) type DemoResult<T> = Result<T, Box<dyn Error>>;
 
 /// Arguments of `fulmen demo`.
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
-    /// Which scenario to run (`wire` is the only one until channels land).
-    #[arg(long, default_value = "wire")]
+    /// Which scenario to run: `route` (five nodes, a payment routed
+    /// through three of them) or `wire` (the protocol pieces alone, no
+    /// node running).
+    #[arg(long, default_value = "route")]
     pub scenario: String,
     /// Print one JSON document instead of the step-by-step text.
     #[arg(long)]
@@ -40,13 +43,13 @@ pub struct DemoArgs {
 }
 
 /// Collects the steps; prints them as they happen unless JSON was asked for.
-struct Steps {
+pub(crate) struct Steps {
     json: bool,
     steps: Vec<Value>,
 }
 
 impl Steps {
-    fn say(&mut self, text: String, data: Value) {
+    pub(crate) fn say(&mut self, text: String, data: Value) {
         if !self.json {
             // A closed stdout (e.g. piped into `head`) must not abort the demo.
             let _ = writeln!(std::io::stdout().lock(), "{text}");
@@ -56,13 +59,13 @@ impl Steps {
 }
 
 /// The seeds' five nodes, in route order.
-const NAMES: [&str; 5] = ["Alice", "Bob", "Carol", "Diana", "Eric"];
+pub(crate) const NAMES: [&str; 5] = ["Alice", "Bob", "Carol", "Diana", "Eric"];
 /// One bitcoin in millisatoshis.
-const BTC_MSAT: u64 = 100_000_000_000;
+pub(crate) const BTC_MSAT: u64 = 100_000_000_000;
 /// The flat forwarding fee of Bob, Carol and Diana: 0.001 BTC.
-const FEE_MSAT: u64 = 100_000_000;
+pub(crate) const FEE_MSAT: u64 = 100_000_000;
 /// Each forwarding hop's `cltv_expiry_delta`.
-const CLTV_DELTA: u32 = 40;
+pub(crate) const CLTV_DELTA: u32 = 40;
 /// Eric's `min_final_cltv_expiry_delta`.
 const FINAL_CLTV_DELTA: u32 = 18;
 /// Fixed demo clock (2026-11-21T00:00:00Z); real nodes read the clock.
@@ -84,21 +87,30 @@ pub fn run(args: DemoArgs) -> DemoResult<()> {
         json: args.json,
         steps: Vec::new(),
     };
+    let mut extra = serde_json::Map::new();
     match args.scenario.as_str() {
+        "route" => {
+            let (payment, channels) = crate::demo_line::route_scenario(&mut steps)?;
+            extra.insert("payment".into(), payment);
+            extra.insert("channels".into(), channels);
+        }
         "wire" => wire_scenario(&mut steps)?,
         other => {
             return Err(format!(
-                "unknown scenario {other:?}: only \"wire\" exists until channels and routed payments land"
+                "unknown scenario {other:?}: the scenarios are \"route\" and \"wire\""
             )
             .into())
         }
     }
     if args.json {
-        let doc = json!({ "scenario": args.scenario, "steps": steps.steps });
+        let mut doc = serde_json::Map::new();
+        doc.insert("scenario".into(), json!(args.scenario));
+        doc.insert("steps".into(), Value::Array(steps.steps));
+        doc.extend(extra);
         let _ = writeln!(
             std::io::stdout().lock(),
             "{}",
-            serde_json::to_string_pretty(&doc)?
+            serde_json::to_string_pretty(&Value::Object(doc))?
         );
     }
     Ok(())
@@ -318,7 +330,7 @@ fn wire_scenario(steps: &mut Steps) -> DemoResult<()> {
     Ok(())
 }
 
-fn btc(msat: u64) -> String {
+pub(crate) fn btc(msat: u64) -> String {
     format!("{}.{:03}", msat / BTC_MSAT, (msat % BTC_MSAT) / FEE_MSAT)
 }
 

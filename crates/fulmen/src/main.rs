@@ -9,6 +9,7 @@
 mod chain_cmd;
 mod client;
 mod demo;
+mod demo_line;
 mod node_cmd;
 
 use std::process::ExitCode;

@@ -1,4 +1,6 @@
-//! `fulmen demo` runs and reports the seeds' hop amounts and expiries.
+//! `fulmen demo` runs and reports the seeds' hop amounts and expiries: the
+//! `route` scenario with five real nodes (the seeds' balances exactly), and
+//! the `wire` scenario with the protocol pieces alone.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -11,7 +13,7 @@ use std::process::Command;
 #[test]
 fn wire_demo_reports_each_hop_fee_and_expiry() {
     let out = Command::new(env!("CARGO_BIN_EXE_fulmen"))
-        .args(["demo", "--json"])
+        .args(["demo", "--scenario", "wire", "--json"])
         .output()
         .unwrap();
     assert!(
@@ -65,4 +67,88 @@ fn unknown_scenario_fails_with_json_error() {
     assert!(!out.status.success());
     let err: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
     assert!(err["error"].as_str().unwrap().contains("unknown scenario"));
+}
+
+#[test]
+fn route_demo_pays_through_three_forwarders_with_the_seeds_balances() {
+    let out = Command::new(env!("CARGO_BIN_EXE_fulmen"))
+        .args(["demo", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["scenario"], "route");
+    let btc = 100_000_000_000u64;
+    let milli = 100_000_000u64;
+    assert_eq!(doc["payment"]["amount_msat"], btc);
+    assert_eq!(doc["payment"]["fee_msat"], 3 * milli);
+    assert_eq!(
+        doc["payment"]["route"],
+        serde_json::json!(["Bob", "Carol", "Diana", "Eric"])
+    );
+    assert_eq!(doc["payment"]["preimage"].as_str().unwrap().len(), 64);
+    // The seeds' numbers: before 2 / 2 everywhere; after as the seeds say.
+    let expected_after = [
+        ("Alice", btc - 3 * milli, "Bob", 3 * btc + 3 * milli),
+        ("Bob", btc - 2 * milli, "Carol", 3 * btc + 2 * milli),
+        ("Carol", btc - milli, "Diana", 3 * btc + milli),
+        ("Diana", btc, "Eric", 3 * btc),
+    ];
+    let channels = doc["channels"].as_array().unwrap();
+    assert_eq!(channels.len(), 4);
+    for (ch, (l, la, r, ra)) in channels.iter().zip(expected_after) {
+        assert_eq!(ch["between"], serde_json::json!([l, r]));
+        assert_eq!(ch["before_msat"][l], 2 * btc);
+        assert_eq!(ch["before_msat"][r], 2 * btc);
+        assert_eq!(ch["after_msat"][l], la, "{l}");
+        assert_eq!(ch["after_msat"][r], ra, "{r}");
+    }
+    // Each forwarder's HTLC: a flat 0.001 BTC fee and 40 blocks of delta,
+    // each expiring earlier than the one before it.
+    let hops: Vec<&serde_json::Value> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["data"]["fee_msat"].is_u64() && s["data"]["next"].is_string())
+        .collect();
+    let names: Vec<&str> = hops
+        .iter()
+        .map(|h| h["data"]["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Bob", "Carol", "Diana"]);
+    let mut last_out = u64::MAX;
+    for h in &hops {
+        assert_eq!(h["data"]["fee_msat"], milli);
+        let (i, o) = (
+            h["data"]["in_cltv"].as_u64().unwrap(),
+            h["data"]["out_cltv"].as_u64().unwrap(),
+        );
+        assert_eq!(i - o, 40);
+        if last_out != u64::MAX {
+            assert_eq!(i, last_out, "what one hop offers is what the next receives");
+        }
+        assert!(o < i);
+        last_out = o;
+    }
+    // The preimage travelled back through Diana, Carol and Bob.
+    let back: Vec<&str> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["data"]["preimage"].is_string() && s["data"]["node"].is_string())
+        .map(|s| s["data"]["node"].as_str().unwrap())
+        .collect();
+    assert_eq!(back, ["Eric", "Diana", "Carol", "Bob"]);
+    // The cooperative close confirmed on chain.
+    let close = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["data"]["outputs"].is_array())
+        .unwrap();
+    assert_eq!(close["data"]["outputs"].as_array().unwrap().len(), 2);
 }

@@ -49,6 +49,9 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             CmCommand::ListInvoices(reply) => {
                 let _ = reply.send(self.read(|s| s.list_invoices(None)));
             }
+            CmCommand::ListForwards(reply) => {
+                let _ = reply.send(self.read(|s| s.list_forwards(None)));
+            }
             CmCommand::ListPayments(reply) => {
                 let _ = reply.send(self.read(|s| s.list_payments(None)));
             }

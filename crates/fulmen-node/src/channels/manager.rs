@@ -21,6 +21,7 @@ use super::{AfterCommit, Broadcaster, CmInput, Outbox, Outgoing, Tick, MAX_INPUT
 use crate::entropy::EntropySource;
 use crate::error::NodeError;
 use crate::events::NodeEvent;
+use crate::gossip::GossipInput;
 use crate::tasks::TaskGuard;
 
 /// The store setting holding the next channel key index (u32, big endian).
@@ -65,6 +66,9 @@ pub struct CmServices {
     pub events: broadcast::Sender<NodeEvent>,
     /// The policy.
     pub config: ChannelsConfig,
+    /// The gossip thread (our announcements go there) and the graph it
+    /// keeps (payments find routes in it).
+    pub gossip: crate::gossip::GossipHandle,
 }
 
 /// Work carried through one tick.
@@ -120,6 +124,17 @@ pub struct ChannelManager<P: Persister, O: Outbox, B: Broadcaster> {
     pub(super) invoices: HashMap<PaymentHash, fulmen_store::Invoice>,
     /// Where peers can be reached (from outbound connects).
     pub(super) addresses: HashMap<NodeId, String>,
+    /// Payments being tried, by hash (route exclusions, attempts).
+    pub(super) attempts: super::route::AttemptMap,
+    /// What past attempts taught about channels' liquidity.
+    pub(super) scorer: fulmen_graph::scorer::ProbabilisticScorer,
+    /// Forwards in flight, by our outgoing (channel, HTLC id).
+    pub(super) forwards: HashMap<(ChannelId, u64), super::forward::ForwardLink>,
+    /// Incoming HTLCs forwarded and not yet resolved downstream.
+    pub(super) forwarded_in: HashSet<(ChannelId, u64)>,
+    /// The timestamp of our last `channel_update` per channel (each new one
+    /// must be later).
+    pub(super) update_stamps: HashMap<ChannelId, u32>,
     pub(super) work: Work,
     crash: Option<CrashHook>,
 }
@@ -156,6 +171,13 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             paying: HashSet::new(),
             invoices: HashMap::new(),
             addresses: HashMap::new(),
+            attempts: HashMap::new(),
+            scorer: fulmen_graph::scorer::ProbabilisticScorer::new(
+                fulmen_graph::scorer::ScorerParams::default(),
+            ),
+            forwards: HashMap::new(),
+            forwarded_in: HashSet::new(),
+            update_stamps: HashMap::new(),
             work: Work::default(),
             crash: CrashHook::from_env(),
         };
@@ -183,6 +205,9 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             .payment_parts_with_status(fulmen_store::PartStatus::InFlight)
             .map_err(NodeError::Store)?;
         let peers = store.list_peers().map_err(NodeError::Store)?;
+        let forwards = store
+            .list_forwards(Some(fulmen_store::ForwardStatus::Offered))
+            .map_err(NodeError::Store)?;
         self.next_key_index = key_index;
         for peer in peers {
             self.addresses.insert(peer.node_id, peer.address);
@@ -201,6 +226,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             self.invoices.insert(inv.payment_hash, inv);
         }
         self.resume_payments(parts);
+        self.resume_forwards(forwards);
         Ok(())
     }
 
@@ -271,6 +297,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                     }
                 }
                 cm.fail_waiters();
+                cm.svc.gossip.send(crate::gossip::GossipInput::Stop);
                 tracing::debug!("channel manager stopped");
                 drop(guard);
             })
@@ -285,12 +312,19 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 features,
                 conn,
             } => {
+                self.svc.gossip.send(GossipInput::PeerConnected {
+                    node_id,
+                    features: features.clone(),
+                });
                 self.on_peer_connected(tick, node_id, features);
                 self.conns.insert(node_id, conn);
             }
             CmInput::PeerDisconnected { node_id, conn } => {
                 if self.is_current(&node_id, conn) {
                     self.conns.remove(&node_id);
+                    self.svc
+                        .gossip
+                        .send(GossipInput::PeerDisconnected { node_id });
                     self.on_peer_disconnected(tick, node_id);
                 }
             }
@@ -319,7 +353,12 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                     self.force_close(tick, id);
                 }
             }
-            CmInput::BlockConnected { height, block } => self.on_block(tick, height, &block),
+            CmInput::BlockConnected { height, block } => {
+                self.on_block(tick, height, &block);
+                self.svc
+                    .gossip
+                    .send(GossipInput::BlockConnected { height, block });
+            }
             CmInput::BlockDisconnected { height, hash } => {
                 tracing::warn!(height, %hash, "block disconnected: channels keep their confirmations");
                 self.height = height.saturating_sub(1);
@@ -489,6 +528,11 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             });
         }
         self.close_confirmations(tick, block);
+        let mut ids: Vec<ChannelId> = self.channels.keys().copied().collect();
+        ids.sort();
+        for id in ids {
+            self.maybe_announce(tick, id);
+        }
         if height % 6 == 0 {
             self.rebroadcast_funding(tick);
             let now = self.now;
@@ -525,6 +569,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             } => {
                 let node_id = self.channels.get(&id).map(|s| s.peer);
                 tracing::info!(channel = %id, scid = %short_channel_id, "channel ready");
+                self.on_channel_usable(tick, id);
                 if let Some(node_id) = node_id {
                     let events = self.svc.events.clone();
                     after(tick, move |ok| {
@@ -539,10 +584,14 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 }
             }
             ChannelEvent::HtlcAdded(htlc) => self.on_htlc_added(tick, id, htlc),
-            ChannelEvent::HtlcFulfilled { id: htlc, preimage } => {
+            ChannelEvent::HtlcFulfilled { id: htlc, preimage }
+                if !self.on_forward_fulfilled(tick, id, htlc, preimage) =>
+            {
                 self.on_htlc_fulfilled(tick, id, htlc, preimage);
             }
-            ChannelEvent::HtlcFailed { id: htlc, failure } => {
+            ChannelEvent::HtlcFailed { id: htlc, failure }
+                if !self.on_forward_failed(tick, id, htlc, &failure) =>
+            {
                 self.on_htlc_failed(tick, id, htlc, failure);
             }
             ChannelEvent::RevokedRemoteCommitment(record) => {

@@ -34,8 +34,11 @@
 //! | `routing` | peers connecting and disconnecting, BOLT 2 messages to their channel, `error`s |
 //! | `commands` | the RPC and node-API commands |
 //! | `open` | `openchannel`, the funding transaction, inbound `open_channel` with the unfunded-channel caps |
-//! | `payments` | outgoing payments over a direct channel (BOLT 11 and keysend), their outcome |
+//! | `payments` | outgoing payments (BOLT 11 and keysend): attempts, retries, their outcome |
+//! | `route` | routes from the graph for our payments, their onions, what failures teach |
 //! | `receive` | incoming HTLCs: onion, BOLT 4 final-node checks, invoices and keysend |
+//! | `forward` | incoming HTLCs for another node: policy checks, the outgoing HTLC, settling and failing back |
+//! | `announce` | our `channel_update`s, `announcement_signatures` and the channel and node announcements they make |
 //! | `close` | `closechannel` (mutual or forced), the close transaction confirming |
 //! | `persist` | the [`Persister`] seam and the node's store behind it |
 //! | `crash` | the `FULMEN_CRASH_AT` test hook |
@@ -49,15 +52,18 @@
 //! start the node loads every stored channel with status `open` and
 //! resumes it with `channel_reestablish` when its peer connects.
 
+mod announce;
 mod close;
 mod commands;
 pub mod crash;
+mod forward;
 mod manager;
 mod open;
 mod payments;
 mod persist;
 mod receive;
 pub mod revoked;
+pub mod route;
 mod routing;
 mod slot;
 #[cfg(test)]
@@ -72,7 +78,7 @@ use tokio::sync::oneshot;
 pub use manager::{ChannelManager, CmServices, FundingWallet};
 pub use payments::{PayRequest, PaymentOutcome, PaymentStatusKind};
 pub use persist::{NoStore, PersistBatch, PersistError, Persister, StorePersister};
-pub use slot::{ChannelInfo, ChannelsConfig};
+pub use slot::{ChannelInfo, ChannelsConfig, ForwardingPolicy};
 
 /// Most inputs handled in one tick (bounds latency under load).
 pub const MAX_INPUTS_PER_TICK: usize = 512;
@@ -203,6 +209,8 @@ pub enum CmCommand {
     },
     /// Every invoice, oldest first.
     ListInvoices(oneshot::Sender<Result<Vec<fulmen_store::Invoice>, CmError>>),
+    /// Every forward, oldest first.
+    ListForwards(oneshot::Sender<Result<Vec<fulmen_store::Forward>, CmError>>),
     /// Every outgoing payment, oldest first.
     ListPayments(oneshot::Sender<Result<Vec<fulmen_store::Payment>, CmError>>),
     /// Remember where a peer can be reached (after an outbound connect).
@@ -238,6 +246,8 @@ pub enum CmError {
     UnknownChannel,
     /// No usable channel with the payee (direct payments only for now).
     NoChannelToPayee,
+    /// No route to the payee (the router's reason).
+    NoRoute(String),
     /// The channel refused the request (its reason).
     Channel(String),
     /// The request is invalid (what is wrong).
@@ -268,6 +278,7 @@ impl core::fmt::Display for CmError {
             Self::PeerNotConnected => f.write_str("peer not connected"),
             Self::UnknownChannel => f.write_str("unknown channel"),
             Self::NoChannelToPayee => f.write_str("no usable channel with the payee"),
+            Self::NoRoute(why) => write!(f, "no route: {why}"),
             Self::Channel(e) => write!(f, "channel refused: {e}"),
             Self::Invalid(what) => f.write_str(what),
             Self::AlreadyPaid => f.write_str("already paid"),

@@ -9,19 +9,15 @@
 
 use core::fmt;
 
-use bitcoin::secp256k1::PublicKey;
 use fulmen_channel::HtlcFailure;
-use fulmen_onion::{
-    build_payment_onion, FailureCode, FailureMessage, HopPayload, PaymentData, SharedSecret,
-};
+use fulmen_onion::{FailureCode, FailureMessage, SharedSecret};
 use fulmen_store::{PartStatus, PartUpdate, Payment, PaymentPart, PaymentStatus, PaymentUpdate};
 use fulmen_types::{ChannelId, Msat, NodeId, PaymentHash, PaymentPreimage, PaymentSecret};
-use fulmen_wire::OnionPacket;
 use tokio::sync::oneshot;
 
 use super::manager::{after, ChannelManager};
+use super::route::{Blame, MAX_ATTEMPTS};
 use super::{Broadcaster, CmError, Outbox, Persister, Tick};
-use crate::entropy::secret_key;
 use crate::events::NodeEvent;
 
 /// Blocks added to the payee's `min_final_cltv_expiry_delta` so that a
@@ -31,7 +27,7 @@ pub const CLTV_SAFETY_BLOCKS: u32 = 3;
 /// What to pay.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PayRequest {
-    /// The payee (a direct peer).
+    /// The payee.
     pub destination: NodeId,
     /// What the payee receives.
     pub amount: Msat,
@@ -45,6 +41,9 @@ pub struct PayRequest {
     pub min_final_cltv_expiry_delta: u32,
     /// The invoice paid, if any.
     pub bolt11: Option<String>,
+    /// The invoice's route hints (paths to the payee over channels not in
+    /// the graph).
+    pub route_hints: Vec<Vec<fulmen_graph::router::RouteHint>>,
 }
 
 impl fmt::Debug for PayRequest {
@@ -90,6 +89,11 @@ pub struct PaymentOutcome {
     pub amount: Msat,
     /// Routing fees paid (zero over a direct channel).
     pub fee: Msat,
+    /// Attempts made (each a route tried).
+    pub attempts: u32,
+    /// The route of the attempt that succeeded (or the last one tried):
+    /// the nodes after us, ending with the payee.
+    pub route: Vec<NodeId>,
     /// The payee.
     pub destination: Option<NodeId>,
     /// Why it failed: the BOLT 4 failure name.
@@ -116,6 +120,10 @@ pub(crate) struct OutgoingHtlc {
     pub(crate) amount: Msat,
     pub(crate) destination: Option<NodeId>,
     pub(crate) secrets: Vec<SharedSecret>,
+    /// The route (unknown for parts resumed after a restart).
+    pub(crate) route: Option<super::route::SentRoute>,
+    /// Routing fees of this part.
+    pub(crate) fee: Msat,
     pub(crate) waiters: Vec<oneshot::Sender<Result<PaymentOutcome, CmError>>>,
 }
 
@@ -179,6 +187,8 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                     amount: part.amount,
                     destination: None,
                     secrets: decode_route(&part.route),
+                    route: None,
+                    fee: part.fee,
                     waiters: Vec::new(),
                 },
             );
@@ -223,16 +233,11 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             Some(_) => self.read(|s| s.payment_parts(&hash))?.len() as u64,
             None => 0,
         };
-        let payee = req
-            .destination
+        req.destination
             .to_pubkey()
             .map_err(|_| CmError::Invalid("the payee is not a valid public key"))?;
-        let cltv = self
-            .height
-            .saturating_add(req.min_final_cltv_expiry_delta)
-            .saturating_add(CLTV_SAFETY_BLOCKS);
-        let (onion, secrets) = self.payment_onion(req, payee, cltv)?;
-        let (channel, htlc_id) = self.offer(tick, req, cltv, onion)?;
+        let exclusions = fulmen_graph::router::Exclusions::default();
+        let (key, secrets, route) = self.send_attempt(tick, req, &exclusions)?;
         let now = self.now;
         let batch = &mut tick.batch;
         if existing.is_some() {
@@ -251,97 +256,60 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 completed_at: None,
             });
         }
-        batch.store.insert_payment_part(PaymentPart {
-            payment_hash: hash,
+        self.record_part(tick, req, part_id, key, secrets, route, Vec::new());
+        self.paying.insert(hash);
+        self.attempts.insert(
+            hash,
+            super::route::Attempts {
+                req: req.clone(),
+                exclusions,
+                tries: 1,
+                deadline: now.saturating_add(super::route::PAYMENT_TIMEOUT_SECS),
+            },
+        );
+        Ok(Some(key))
+    }
+
+    /// Records an attempt's part (committed with the channel state holding
+    /// its HTLC) and remembers its HTLC.
+    #[allow(clippy::too_many_arguments)]
+    fn record_part(
+        &mut self,
+        tick: &mut Tick,
+        req: &PayRequest,
+        part_id: u64,
+        (channel, htlc_id): (ChannelId, u64),
+        secrets: Vec<SharedSecret>,
+        route: super::route::SentRoute,
+        waiters: Vec<oneshot::Sender<Result<PaymentOutcome, CmError>>>,
+    ) {
+        tick.batch.store.insert_payment_part(PaymentPart {
+            payment_hash: req.payment_hash,
             part_id,
             status: PartStatus::InFlight,
             amount: req.amount,
-            fee: Msat(0),
+            fee: route.fee,
             route: encode_route(&secrets),
             first_hop_channel: Some(channel),
             htlc_id: Some(htlc_id),
-            created_at: now,
+            created_at: self.now,
             resolved_at: None,
             failure: None,
         });
-        batch.point("payment_created");
-        self.paying.insert(hash);
+        tick.batch.point("payment_created");
         self.outgoing.insert(
             (channel, htlc_id),
             OutgoingHtlc {
-                payment_hash: hash,
+                payment_hash: req.payment_hash,
                 part_id,
                 amount: req.amount,
                 destination: Some(req.destination),
                 secrets,
-                waiters: Vec::new(),
+                fee: route.fee,
+                route: Some(route),
+                waiters,
             },
         );
-        Ok(Some((channel, htlc_id)))
-    }
-
-    fn payment_onion(
-        &self,
-        req: &PayRequest,
-        payee: PublicKey,
-        cltv: u32,
-    ) -> Result<(OnionPacket, Vec<SharedSecret>), CmError> {
-        let payload = HopPayload {
-            amt_to_forward: Some(req.amount),
-            outgoing_cltv_value: Some(cltv),
-            payment_data: req.payment_secret.map(|payment_secret| PaymentData {
-                payment_secret,
-                total_msat: req.amount,
-            }),
-            keysend_preimage: req.keysend_preimage,
-            ..HopPayload::default()
-        };
-        let session = secret_key(self.svc.entropy.as_ref()).map_err(|_| CmError::Entropy)?;
-        let built = build_payment_onion(&session, &[(payee, payload)], &req.payment_hash)
-            .map_err(|_| CmError::Invalid("cannot build the onion"))?;
-        let packet = OnionPacket(Box::new(built.packet.to_bytes()));
-        Ok((packet, built.shared_secrets))
-    }
-
-    /// Offers the HTLC on the usable channel with the payee that has the
-    /// most to send.
-    fn offer(
-        &mut self,
-        tick: &mut Tick,
-        req: &PayRequest,
-        cltv: u32,
-        onion: OnionPacket,
-    ) -> Result<(ChannelId, u64), CmError> {
-        let mut candidates: Vec<(fulmen_types::Msat, ChannelId)> = self
-            .channels
-            .iter()
-            .filter(|(id, s)| {
-                s.peer == req.destination
-                    && matches!(s.chan, fulmen_channel::Channel::Normal(_))
-                    && !self.stopped.contains(id)
-            })
-            .map(|(id, s)| (s.chan.balances().map_or(Msat(0), |b| b.0), *id))
-            .collect();
-        if candidates.is_empty() {
-            return Err(CmError::NoChannelToPayee);
-        }
-        candidates.sort();
-        let mut last = CmError::NoChannelToPayee;
-        for (_, id) in candidates.into_iter().rev() {
-            let onion = onion.clone();
-            let added = self.call(&id, |c, ctx| {
-                c.add_htlc(req.amount, req.payment_hash, cltv, onion, None, ctx)
-            });
-            match added {
-                Some(Ok((htlc_id, out))) => {
-                    self.apply(tick, id, out);
-                    return Ok((id, htlc_id));
-                }
-                Some(Err(e)) => last = CmError::Channel(e.to_string()),
-                None => {}
-            }
-        }
-        Err(last)
     }
 
     /// The peer fulfilled our HTLC: the payment is complete.
@@ -357,6 +325,13 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             return;
         };
         self.paying.remove(&out.payment_hash);
+        let attempts = self
+            .attempts
+            .remove(&out.payment_hash)
+            .map_or(1, |a| a.tries);
+        if let Some(route) = &out.route {
+            self.learn_success(route, out.amount);
+        }
         let now = self.now;
         let batch = &mut tick.batch;
         batch.store.update_payment_part(
@@ -368,7 +343,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             out.payment_hash,
             PaymentUpdate::Succeeded {
                 preimage,
-                fee: Msat(0),
+                fee: out.fee,
                 completed_at: now,
             },
         );
@@ -378,12 +353,14 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             status: PaymentStatusKind::Complete,
             preimage: Some(preimage),
             amount: out.amount,
-            fee: Msat(0),
+            fee: out.fee,
+            attempts,
+            route: route_nodes(out.route.as_ref()),
             destination: out.destination,
             failure: None,
             failure_code: None,
         };
-        tracing::debug!(hash = %out.payment_hash, "payment complete");
+        tracing::debug!(hash = %out.payment_hash, fee_msat = out.fee.0, attempts, "payment complete");
         self.emit_after(
             tick,
             NodeEvent::PaymentSent {
@@ -394,7 +371,8 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         answer(tick, out.waiters, outcome);
     }
 
-    /// Our HTLC's failure is irrevocably committed: the payment failed.
+    /// Our HTLC's failure is irrevocably committed: try another route, or
+    /// the payment failed.
     pub(super) fn on_htlc_failed(
         &mut self,
         tick: &mut Tick,
@@ -402,24 +380,33 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         htlc: u64,
         failure: HtlcFailure,
     ) {
-        let Some(out) = self.outgoing.remove(&(channel, htlc)) else {
+        let Some(mut out) = self.outgoing.remove(&(channel, htlc)) else {
             tracing::debug!(%channel, htlc, "failed HTLC belongs to no payment");
             return;
         };
-        self.paying.remove(&out.payment_hash);
-        let code = match &failure {
+        let decrypted = match &failure {
             HtlcFailure::Reason(reason) => {
                 fulmen_onion::failure::decrypt_failure(&out.secrets, reason)
                     .ok()
-                    .and_then(|d| FailureMessage::decode(&d.message).ok())
-                    .map(|m| m.code().0)
+                    .and_then(|d| {
+                        FailureMessage::decode(&d.message)
+                            .ok()
+                            .map(|m| (d.hop_index, m))
+                    })
             }
-            HtlcFailure::Malformed { failure_code, .. } => Some(*failure_code),
+            // Only our direct peer answers with a malformed failure.
+            HtlcFailure::Malformed { failure_code, .. } => Some((
+                0,
+                FailureMessage::Unknown {
+                    code: FailureCode(*failure_code),
+                    data: Vec::new(),
+                },
+            )),
         };
+        let code = decrypted.as_ref().map(|(_, m)| m.code().0);
         let name = code.map_or("unreadable_failure", failure_name);
         let now = self.now;
-        let batch = &mut tick.batch;
-        batch.store.update_payment_part(
+        tick.batch.store.update_payment_part(
             out.payment_hash,
             out.part_id,
             PartUpdate::Failed {
@@ -427,18 +414,33 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 resolved_at: now,
             },
         );
-        batch.store.update_payment(
+        if let (Some(route), Some((index, msg))) = (&out.route, &decrypted) {
+            tracing::info!(hash = %out.payment_hash, failure = name, hop = index, "payment attempt failed");
+            let blame = self.blame(route, *index, msg);
+            self.learn_failure(route, *index, out.amount);
+            if self.retry(tick, &mut out, blame) {
+                return;
+            }
+        }
+        self.paying.remove(&out.payment_hash);
+        let attempts = self
+            .attempts
+            .remove(&out.payment_hash)
+            .map_or(1, |a| a.tries);
+        tick.batch.store.update_payment(
             out.payment_hash,
             PaymentUpdate::Failed { completed_at: now },
         );
-        batch.point("payment_failed");
-        tracing::info!(hash = %out.payment_hash, failure = name, "payment failed");
+        tick.batch.point("payment_failed");
+        tracing::info!(hash = %out.payment_hash, failure = name, attempts, "payment failed");
         let outcome = PaymentOutcome {
             payment_hash: out.payment_hash,
             status: PaymentStatusKind::Failed,
             preimage: None,
             amount: out.amount,
             fee: Msat(0),
+            attempts,
+            route: route_nodes(out.route.as_ref()),
             destination: out.destination,
             failure: Some(name.to_owned()),
             failure_code: code,
@@ -453,6 +455,38 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         answer(tick, out.waiters, outcome);
     }
 
+    /// Starts the next attempt after a failure blamed on `blame` (the
+    /// waiters move to it); `false` if there is none to make.
+    fn retry(&mut self, tick: &mut Tick, out: &mut OutgoingHtlc, blame: Blame) -> bool {
+        let hash = out.payment_hash;
+        let Some(state) = self.attempts.get_mut(&hash) else {
+            return false;
+        };
+        match blame {
+            Blame::Channel(from, scid) => state.exclusions.exclude_channel(scid, from),
+            Blame::Node(node) => state.exclusions.exclude_node(node),
+            Blame::Payee | Blame::Unknown => return false,
+        }
+        if state.tries >= MAX_ATTEMPTS || self.now > state.deadline {
+            return false;
+        }
+        state.tries += 1;
+        let req = state.req.clone();
+        let exclusions = state.exclusions.clone();
+        match self.send_attempt(tick, &req, &exclusions) {
+            Ok((key, secrets, route)) => {
+                let waiters = core::mem::take(&mut out.waiters);
+                let part_id = out.part_id.saturating_add(1);
+                self.record_part(tick, &req, part_id, key, secrets, route, waiters);
+                true
+            }
+            Err(e) => {
+                tracing::info!(%hash, error = %e, "no further route");
+                false
+            }
+        }
+    }
+
     /// A commit failed: callers waiting on payments of `channels` hear it.
     pub(super) fn fail_payment_waiters(&mut self, channels: &[ChannelId]) {
         for ((channel, _), htlc) in self.outgoing.iter_mut() {
@@ -463,6 +497,11 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             }
         }
     }
+}
+
+/// The nodes of a route after us, ending with the payee.
+fn route_nodes(route: Option<&super::route::SentRoute>) -> Vec<NodeId> {
+    route.map_or_else(Vec::new, |r| r.hops.iter().map(|(n, _)| *n).collect())
 }
 
 fn answer(

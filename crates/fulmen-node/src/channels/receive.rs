@@ -42,6 +42,8 @@ enum Verdict {
     },
     Fail(SharedSecret, FailureMessage),
     Malformed([u8; 32], u16),
+    /// Not for us: relay it (see [`super::forward`]).
+    Forward(Box<super::forward::ForwardRequest>),
 }
 
 impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
@@ -57,6 +59,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 if h.offerer == fulmen_script::Side::Remote
                     && h.add_stage == fulmen_channel::ledger::Stage::Done
                     && h.removal.is_none()
+                    && !self.is_forwarded(id, h.id)
                 {
                     if let Some(onion) = h.onion.clone() {
                         pending.push((
@@ -102,16 +105,21 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             }
             Verdict::Fail(ss, msg) => {
                 tracing::debug!(%channel, htlc = id, code = %msg.code(), "failing incoming HTLC");
-                let packet = msg
-                    .encode()
-                    .ok()
-                    .and_then(|m| create_failure_packet(&ss, &m, DEFAULT_PAD_TARGET).ok())
-                    .unwrap_or_default();
+                let packet = failure_packet(&ss, &msg);
                 self.call(&channel, |c, _| c.fail_htlc(id, packet))
             }
             Verdict::Malformed(sha, code) => {
                 self.call(&channel, |c, _| c.fail_malformed_htlc(id, sha, code))
             }
+            Verdict::Forward(req) => match self.forward(tick, channel, &htlc, &req) {
+                Ok(()) => return,
+                Err(msg) => {
+                    tracing::debug!(%channel, htlc = id, code = %msg.code(), "refusing to forward");
+                    self.record_local_failure(tick, channel, &htlc, msg.code().0);
+                    let packet = failure_packet(&req.shared_secret, &msg);
+                    self.call(&channel, |c, _| c.fail_htlc(id, packet))
+                }
+            },
         };
         match result {
             Some(Ok(out)) => self.apply(tick, channel, out),
@@ -180,7 +188,22 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 outgoing_cltv_value,
                 payment_data,
             } => (amt_to_forward, outgoing_cltv_value, payment_data),
-            HopAction::Forward { .. } => return Verdict::Fail(ss, FailureMessage::UnknownNextPeer),
+            HopAction::Forward {
+                short_channel_id,
+                amt_to_forward,
+                outgoing_cltv_value,
+            } => {
+                let NextHop::Forward(next) = peeled.next else {
+                    return Verdict::Fail(ss, FailureMessage::PermanentNodeFailure);
+                };
+                return Verdict::Forward(Box::new(super::forward::ForwardRequest {
+                    shared_secret: ss,
+                    short_channel_id,
+                    amt_to_forward,
+                    outgoing_cltv_value,
+                    onion: fulmen_wire::OnionPacket(Box::new(next.to_bytes())),
+                }));
+            }
             HopAction::Blinded { .. } => {
                 return Verdict::Fail(
                     ss,
@@ -311,4 +334,12 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             keysend: true,
         }
     }
+}
+
+/// The encrypted failure packet of `msg` for the origin.
+pub(super) fn failure_packet(ss: &SharedSecret, msg: &FailureMessage) -> Vec<u8> {
+    msg.encode()
+        .ok()
+        .and_then(|m| create_failure_packet(ss, &m, DEFAULT_PAD_TARGET).ok())
+        .unwrap_or_default()
 }

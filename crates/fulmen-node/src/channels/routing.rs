@@ -28,6 +28,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
 
     pub(super) fn on_peer_disconnected(&mut self, tick: &mut Tick, node_id: NodeId) {
         self.peers.remove(&node_id);
+        self.reset_announcement_sigs(&node_id);
         for id in self.channel_ids_of(&node_id) {
             if let Some(out) = self.call(&id, |c, _| c.peer_disconnected()) {
                 self.apply(tick, id, out);
@@ -39,6 +40,9 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
     pub(super) fn on_peer_message(&mut self, tick: &mut Tick, node_id: NodeId, msg: Message) {
         let msg = match msg {
             Message::OpenChannel(open) => return self.on_open_channel(tick, node_id, open),
+            Message::AnnouncementSignatures(sigs) => {
+                return self.on_announcement_signatures(tick, node_id, sigs)
+            }
             other => other,
         };
         let Some(channel_id) = channel_id_of(&msg) else {
@@ -64,6 +68,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         let reestablish = matches!(cm, ChannelMessage::ChannelReestablish(_));
         self.drive(tick, channel_id, |c, ctx| c.handle_message(cm, ctx));
         if reestablish && self.link_up(&channel_id) {
+            self.on_channel_usable(tick, channel_id);
             self.emit_after(
                 tick,
                 NodeEvent::ChannelReestablished {

@@ -30,6 +30,54 @@ pub struct ChannelsConfig {
     pub min_final_cltv_expiry_delta: u16,
     /// Seconds an invoice stays payable.
     pub invoice_expiry_secs: u64,
+    /// What we charge and require to forward an HTLC (announced in our
+    /// `channel_update`s).
+    pub forwarding: ForwardingPolicy,
+}
+
+/// Our forwarding policy, the same on every channel (BOLT 7
+/// `channel_update` fields).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ForwardingPolicy {
+    /// Flat fee per forwarded HTLC (1,000 msat).
+    pub fee_base_msat: u32,
+    /// Fee per million msat forwarded (1).
+    pub fee_proportional_millionths: u32,
+    /// Blocks between the incoming and the outgoing HTLC's expiry (40):
+    /// the time we keep to claim the incoming HTLC on chain once the
+    /// outgoing one is settled late.
+    pub cltv_expiry_delta: u16,
+    /// The smallest HTLC we forward (1 msat).
+    pub htlc_minimum: Msat,
+    /// An outgoing HTLC must expire at least this many blocks after the
+    /// current height (`expiry_too_soon` otherwise; 12).
+    pub min_outgoing_cltv_blocks: u32,
+    /// ... and at most this many (`expiry_too_far` otherwise; 2016).
+    pub max_outgoing_cltv_blocks: u32,
+}
+
+impl Default for ForwardingPolicy {
+    fn default() -> Self {
+        Self {
+            fee_base_msat: 1_000,
+            fee_proportional_millionths: 1,
+            cltv_expiry_delta: 40,
+            htlc_minimum: Msat(1),
+            min_outgoing_cltv_blocks: 12,
+            max_outgoing_cltv_blocks: 2016,
+        }
+    }
+}
+
+impl ForwardingPolicy {
+    /// The fee for forwarding `amount` (`None` on overflow).
+    pub fn fee_for(&self, amount: Msat) -> Option<Msat> {
+        let prop = u128::from(amount.0)
+            .checked_mul(u128::from(self.fee_proportional_millionths))?
+            / 1_000_000;
+        let prop = u64::try_from(prop).ok()?;
+        prop.checked_add(u64::from(self.fee_base_msat)).map(Msat)
+    }
 }
 
 impl Default for ChannelsConfig {
@@ -40,6 +88,7 @@ impl Default for ChannelsConfig {
             max_unfunded_total: 64,
             min_final_cltv_expiry_delta: 80,
             invoice_expiry_secs: 3600,
+            forwarding: ForwardingPolicy::default(),
         }
     }
 }
@@ -96,6 +145,8 @@ pub(crate) struct Slot {
     pub(crate) close_txid: Option<(Txid, bool)>,
     /// The text of the last `error` the peer sent about it.
     pub(crate) peer_error: Option<String>,
+    /// Where its BOLT 7 announcement stands.
+    pub(crate) announcement: super::announce::AnnouncementState,
 }
 
 impl Slot {
@@ -114,6 +165,7 @@ impl Slot {
             close_replies: Vec::new(),
             close_txid: None,
             peer_error: None,
+            announcement: Default::default(),
         }
     }
 

@@ -82,6 +82,7 @@ fn services(config: ChannelsConfig) -> CmServices {
         wallet: Arc::new(NoWallet),
         events,
         config,
+        gossip: crate::gossip::GossipHandle::detached(Network::Regtest),
     }
 }
 

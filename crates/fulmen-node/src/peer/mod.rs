@@ -183,6 +183,8 @@ pub(crate) struct Shared {
     inbound_slots: Arc<Semaphore>,
     pub(crate) events: broadcast::Sender<NodeEvent>,
     pub(crate) to_cm: mpsc::Sender<CmInput>,
+    /// Where gossip messages go.
+    pub(crate) gossip: crate::gossip::GossipHandle,
     pub(crate) shutdown: watch::Receiver<bool>,
     tasks: TaskTracker,
     next_conn: AtomicU64,
@@ -218,6 +220,7 @@ pub(crate) struct PeerManagerParts {
     pub(crate) entropy: Arc<dyn EntropySource>,
     pub(crate) events: broadcast::Sender<NodeEvent>,
     pub(crate) to_cm: mpsc::Sender<CmInput>,
+    pub(crate) gossip: crate::gossip::GossipHandle,
     pub(crate) shutdown: watch::Receiver<bool>,
     pub(crate) tasks: TaskTracker,
 }
@@ -238,6 +241,7 @@ impl PeerManager {
                 peers: Mutex::new(HashMap::new()),
                 events: parts.events,
                 to_cm: parts.to_cm,
+                gossip: parts.gossip,
                 shutdown: parts.shutdown,
                 tasks: parts.tasks,
                 next_conn: AtomicU64::new(0),

@@ -260,7 +260,24 @@ impl Reader {
             Message::Unknown { ty, .. } => {
                 tracing::trace!(peer = %node_id, ty, "unknown odd message ignored");
             }
-            msg if channel_id_of(&msg).is_some() => {
+            msg @ (Message::ChannelAnnouncement(_)
+            | Message::NodeAnnouncement(_)
+            | Message::ChannelUpdate(_)
+            | Message::GossipTimestampFilter(_)
+            | Message::QueryChannelRange(_)
+            | Message::ReplyChannelRange(_)
+            | Message::QueryShortChannelIds(_)
+            | Message::ReplyShortChannelIdsEnd(_)) => {
+                self.shared
+                    .gossip
+                    .send(crate::gossip::GossipInput::PeerMessage {
+                        node_id,
+                        msg: Box::new(msg),
+                    });
+            }
+            msg if channel_id_of(&msg).is_some()
+                || matches!(msg, Message::AnnouncementSignatures(_)) =>
+            {
                 self.to_cm(CmInput::PeerMessage {
                     node_id,
                     conn: self.conn,

@@ -6,11 +6,11 @@
 //! | `listchannels` | | `{channels: [{channel_id, short_channel_id, peer_id, state, phase, capacity_sat, local_balance_msat, remote_balance_msat, funder, funding_txid, close_txid, htlcs, connected}]}` |
 //! | `closechannel` | `channel_id`, `force`? | `{txid, type}` once broadcast |
 //! | `invoice` | `amount_msat`, `label`, `description` | `{bolt11, payment_hash, expires_at}` |
-//! | `pay` | `bolt11`, `amount_msat`? | `{status, payment_hash, payment_preimage, amount_msat, fee_msat, destination, failure, failure_code}`, `status` `complete` or `failed` |
+//! | `pay` | `bolt11`, `amount_msat`? | `{status, payment_hash, payment_preimage, amount_msat, fee_msat, attempts, route, destination, failure, failure_code}`, `status` `complete` or `failed`; `route` the node ids after us |
 //! | `keysend` | `id`, `amount_msat` | as `pay` |
 //! | `listinvoices` | | `{invoices: [...]}` |
 //! | `listpayments` | | `{payments: [...]}` |
-//! | `listforwards` | | `{forwards: []}` (no forwarding yet) |
+//! | `listforwards` | | `{forwards: [{in_channel, in_htlc_id, out_channel, out_htlc_id, payment_hash, in_msat, out_msat, fee_msat, status, failure_code, received_at, resolved_at}]}` |
 
 use fulmen_types::{ChannelId, Msat, NodeId, Sat};
 use serde_json::{json, Value};
@@ -69,7 +69,7 @@ pub async fn dispatch(node: &Node, method: &str, p: Params<'_>) -> Option<Result
         "keysend" => keysend(node, p).await,
         "listinvoices" => listinvoices(node).await,
         "listpayments" => listpayments(node).await,
-        "listforwards" => Ok(json!({ "forwards": [] })),
+        "listforwards" => listforwards(node).await,
         _ => return None,
     })
 }
@@ -152,6 +152,8 @@ pub fn outcome_json(o: &PaymentOutcome) -> Value {
         "payment_preimage": o.preimage.map(|p| p.to_hex()),
         "amount_msat": o.amount.0,
         "fee_msat": o.fee.0,
+        "attempts": o.attempts,
+        "route": o.route.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "destination": o.destination.map(|d| d.to_string()),
         "failure": o.failure,
         "failure_code": o.failure_code,
@@ -223,4 +225,28 @@ async fn listpayments(node: &Node) -> Result<Value, RpcError> {
         })
         .collect();
     Ok(json!({ "payments": list }))
+}
+
+async fn listforwards(node: &Node) -> Result<Value, RpcError> {
+    let forwards = node.list_forwards().await.map_err(node_error)?;
+    let list: Vec<Value> = forwards
+        .iter()
+        .map(|f| {
+            json!({
+                "in_channel": f.in_channel.to_string(),
+                "in_htlc_id": f.in_htlc_id,
+                "out_channel": f.out_channel.map(|c| c.to_string()),
+                "out_htlc_id": f.out_htlc_id,
+                "payment_hash": f.payment_hash.to_string(),
+                "in_msat": f.in_amount.0,
+                "out_msat": f.out_amount.map(|a| a.0),
+                "fee_msat": f.fee().map(|a| a.0),
+                "status": f.status.as_str(),
+                "failure_code": f.failure_code,
+                "received_at": f.received_at,
+                "resolved_at": f.resolved_at,
+            })
+        })
+        .collect();
+    Ok(json!({ "forwards": list }))
 }

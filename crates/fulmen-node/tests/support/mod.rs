@@ -190,8 +190,24 @@ impl RawPeer {
         self.send(&Message::Init(init)).await;
     }
 
-    /// The next message, or `None` once the node closed the connection.
+    /// The next message that is not gossip (the node asks every peer that
+    /// supports `gossip_queries` for gossip right after `init`; these tests
+    /// look at other things), or `None` once the node closed the
+    /// connection.
     pub async fn recv(&mut self) -> Option<Message> {
+        loop {
+            match self.recv_any().await? {
+                Message::GossipTimestampFilter(_)
+                | Message::ChannelAnnouncement(_)
+                | Message::ChannelUpdate(_)
+                | Message::NodeAnnouncement(_) => continue,
+                other => return Some(other),
+            }
+        }
+    }
+
+    /// The next message, gossip included.
+    pub async fn recv_any(&mut self) -> Option<Message> {
         let mut buf = vec![0u8; 65536];
         loop {
             if let Some(bytes) = self.decoder.next_message().unwrap() {

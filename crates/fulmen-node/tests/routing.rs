@@ -1,0 +1,220 @@
+//! Routed payments between nodes in one process over real TCP, on one
+//! in-memory chain: channels announced by gossip, a payment through a
+//! forwarding node with its fee and CLTV delta checked hop by hop, a failure
+//! in the middle attributed to the right hop and retried on another route,
+//! and a forward refused for a fee too low.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod support;
+
+use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
+use bitcoin::{Address, CompressedPublicKey, Network};
+use fulmen_chain::{EmbeddedChain, EmbeddedConfig};
+use fulmen_node::{ChannelsConfig, ConnectTarget, ForwardingPolicy, NodeEvent, PaymentStatusKind};
+use fulmen_types::{ChannelId, Msat, Sat};
+use support::*;
+
+fn burn_address() -> Address {
+    let secp = Secp256k1::new();
+    let pk = PublicKey::from_secret_key(&secp, &SecretKey::from_slice(&[0x5a; 32]).unwrap());
+    Address::p2wpkh(&CompressedPublicKey(pk), Network::Regtest)
+}
+
+fn target(n: &TestNode) -> ConnectTarget {
+    ConnectTarget {
+        node_id: n.id(),
+        address: n.addr().to_string(),
+    }
+}
+
+/// A node on `chain` charging `base` msat + `ppm` to forward, with
+/// `delta` blocks of CLTV delta.
+async fn node(chain: &EmbeddedChain, base: u32, ppm: u32, delta: u16) -> TestNode {
+    start_with(|dir| {
+        let mut c = config(dir, Some(chain.clone()), fast_peers());
+        c.channels = ChannelsConfig {
+            forwarding: ForwardingPolicy {
+                fee_base_msat: base,
+                fee_proportional_millionths: ppm,
+                cltv_expiry_delta: delta,
+                ..ForwardingPolicy::default()
+            },
+            ..ChannelsConfig::default()
+        };
+        c
+    })
+    .await
+}
+
+async fn fund(nodes: &[&TestNode]) {
+    for n in nodes {
+        n.node.mine(1, None).await.unwrap();
+    }
+    nodes[0].node.mine(100, Some(burn_address())).await.unwrap();
+}
+
+async fn wait_synced(n: &mut TestNode, height: u32) {
+    while n.node.block_height() < height {
+        wait_event(&mut n.events, |e| match e {
+            NodeEvent::ChainSynced { height: h } if *h >= height => Some(()),
+            _ => None,
+        })
+        .await;
+    }
+}
+
+/// Opens an announced channel from `a` to `b` (connecting first).
+async fn open(a: &TestNode, b: &TestNode, sat: u64, push_msat: u64) -> ChannelId {
+    a.node.connect(&target(b)).await.unwrap();
+    a.node
+        .open_channel(b.id(), Sat(sat), Msat(push_msat), true)
+        .await
+        .unwrap()
+        .channel_id
+}
+
+async fn wait_ready_count(n: &mut TestNode, count: usize) {
+    for _ in 0..count {
+        wait_event(&mut n.events, |e| {
+            matches!(e, NodeEvent::ChannelReady { .. }).then_some(())
+        })
+        .await;
+    }
+}
+
+/// Waits until `n`'s graph has `channels` channels, each with both
+/// directions' policies.
+async fn wait_graph(n: &mut TestNode, channels: usize) {
+    let graph = n.node.network_graph();
+    let complete = || {
+        let g = graph.read().unwrap();
+        g.num_channels() >= channels
+            && g.channel_ids().all(|scid| {
+                g.channel(scid)
+                    .is_some_and(|c| c.one_to_two.is_some() && c.two_to_one.is_some())
+            })
+    };
+    while !complete() {
+        wait_event(&mut n.events, |e| {
+            matches!(e, NodeEvent::GraphChanged { .. }).then_some(())
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_through_a_forwarding_node_pays_its_fee_and_cltv_delta() {
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let mut a = node(&chain, 1_000, 0, 40).await;
+    let mut b = node(&chain, 5_000, 100, 30).await;
+    let mut c = node(&chain, 1_000, 0, 40).await;
+    fund(&[&a, &b]).await;
+    for n in [&mut a, &mut b, &mut c] {
+        wait_synced(n, 102).await;
+    }
+    let ab = open(&a, &b, 10_000_000, 0).await;
+    let bc = open(&b, &c, 10_000_000, 0).await;
+    a.node.mine(6, Some(burn_address())).await.unwrap();
+    wait_ready_count(&mut a, 1).await;
+    wait_ready_count(&mut b, 2).await;
+    wait_ready_count(&mut c, 1).await;
+    wait_graph(&mut a, 2).await;
+
+    let amount = 2_000_000_000u64;
+    let inv = c
+        .node
+        .create_invoice(Some(Msat(amount)), "routed", "through b")
+        .await
+        .unwrap();
+    let out = a.node.pay_invoice(&inv.bolt11, None).await.unwrap();
+    assert_eq!(out.status, PaymentStatusKind::Complete, "{out:?}");
+    assert_eq!(out.preimage.unwrap().payment_hash(), inv.payment_hash);
+    // b charges 5,000 msat + 100 ppm of what it forwards.
+    let fee = 5_000 + amount * 100 / 1_000_000;
+    assert_eq!(out.fee, Msat(fee));
+    assert_eq!(out.route, vec![b.id(), c.id()]);
+    assert_eq!(out.attempts, 1);
+
+    let (in_amount, out_amount, in_cltv, out_cltv) = wait_event(&mut b.events, |e| match e {
+        NodeEvent::HtlcForwarded {
+            in_amount,
+            out_amount,
+            in_cltv_expiry,
+            out_cltv_expiry,
+            in_channel,
+            out_channel,
+            ..
+        } => {
+            assert_eq!((*in_channel, *out_channel), (ab, bc));
+            Some((*in_amount, *out_amount, *in_cltv_expiry, *out_cltv_expiry))
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(in_amount, Msat(amount + fee));
+    assert_eq!(out_amount, Msat(amount));
+    assert_eq!(in_cltv - out_cltv, 30, "b's cltv_expiry_delta");
+    wait_event(&mut b.events, |e| {
+        matches!(e, NodeEvent::ForwardSettled { .. }).then_some(())
+    })
+    .await;
+    let forwards = b.node.list_forwards().await.unwrap();
+    assert_eq!(forwards.len(), 1);
+    assert_eq!(forwards[0].status, fulmen_store::ForwardStatus::Settled);
+    assert_eq!(forwards[0].fee(), Some(Msat(fee)));
+    for n in [a, b, c] {
+        n.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_in_the_middle_is_attributed_and_another_route_succeeds() {
+    // a → b → d is cheaper than a → c → d, but b has nothing to send to d
+    // (d funded that channel): b fails the HTLC, a retries through c.
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let mut a = node(&chain, 1_000, 0, 40).await;
+    let mut b = node(&chain, 1, 0, 40).await;
+    let mut c = node(&chain, 50_000, 0, 40).await;
+    let mut d = node(&chain, 1_000, 0, 40).await;
+    // a funds two channels: two coins, one for each.
+    fund(&[&a, &a, &c, &d]).await;
+    for n in [&mut a, &mut b, &mut c, &mut d] {
+        wait_synced(n, 104).await;
+    }
+    open(&a, &b, 10_000_000, 0).await;
+    open(&a, &c, 10_000_000, 0).await;
+    open(&d, &b, 10_000_000, 0).await;
+    open(&c, &d, 10_000_000, 0).await;
+    a.node.mine(6, Some(burn_address())).await.unwrap();
+    wait_ready_count(&mut a, 2).await;
+    wait_graph(&mut a, 4).await;
+
+    let inv = d
+        .node
+        .create_invoice(Some(Msat(1_000_000_000)), "retry", "around b")
+        .await
+        .unwrap();
+    let out = a.node.pay_invoice(&inv.bolt11, None).await.unwrap();
+    assert_eq!(out.status, PaymentStatusKind::Complete, "{out:?}");
+    assert_eq!(out.attempts, 2, "the first route through b failed");
+    assert_eq!(out.route, vec![c.id(), d.id()]);
+    assert_eq!(out.fee, Msat(50_000));
+    let forwards = b.node.list_forwards().await.unwrap();
+    assert_eq!(forwards.len(), 1);
+    assert_eq!(forwards[0].status, fulmen_store::ForwardStatus::LocalFailed);
+    assert_eq!(
+        forwards[0].failure_code,
+        Some(fulmen_onion::FailureCode::TEMPORARY_CHANNEL_FAILURE.0)
+    );
+    let payments = a.node.list_payments().await.unwrap();
+    assert_eq!(payments.len(), 1, "one payment, two attempts");
+    for n in [a, b, c, d] {
+        n.stop().await;
+    }
+}

@@ -116,6 +116,8 @@ impl Node {
         params.amount = amount;
         params.expiry_secs = Some(cfg.invoice_expiry_secs);
         params.min_final_cltv_expiry_delta = u64::from(cfg.min_final_cltv_expiry_delta);
+        params.features =
+            fulmen_types::Features::empty().with_optional(fulmen_types::Feature::BasicMpp);
         let invoice = Invoice::create(&params, self.inner.node_keys.secret_key())
             .map_err(NodeError::Invoice)?;
         let bolt11 = invoice.to_string();
@@ -145,8 +147,9 @@ impl Node {
         })
     }
 
-    /// Pays a BOLT 11 invoice over a direct channel with its payee and
-    /// waits for the outcome. `amount` is for invoices without one.
+    /// Pays a BOLT 11 invoice over routes found in the graph (split into
+    /// parts if the payee takes them and no single route has the
+    /// liquidity) and waits for the outcome. `amount` is for invoices without one.
     pub async fn pay_invoice(
         &self,
         bolt11: &str,
@@ -188,6 +191,7 @@ impl Node {
             min_final_cltv_expiry_delta: u32::try_from(delta).unwrap_or(u32::MAX),
             bolt11: Some(bolt11.trim().to_owned()),
             route_hints: crate::channels::route::hints_from_invoice(&invoice),
+            mpp: invoice.features().supports(fulmen_types::Feature::BasicMpp),
         };
         self.pay(request).await
     }
@@ -217,6 +221,7 @@ impl Node {
             min_final_cltv_expiry_delta: KEYSEND_FINAL_CLTV_EXPIRY_DELTA,
             bolt11: None,
             route_hints: Vec::new(),
+            mpp: false,
         };
         self.pay(request).await
     }

@@ -111,6 +111,12 @@ pub enum NodeEvent {
         /// What the payee received.
         amount: Msat,
     },
+    /// A channel's last HTLC is gone from both commitments (committed):
+    /// its balances are final until the next payment.
+    ChannelSettled {
+        /// The channel.
+        channel_id: ChannelId,
+    },
     /// We offered an HTLC downstream for one that came in (committed).
     HtlcForwarded {
         /// The payment hash.

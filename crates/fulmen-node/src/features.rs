@@ -10,14 +10,14 @@
 //! | `var_onion_optin` | 8/9 | required | ASSUMED; BOLT 9: every node MUST support it |
 //! | `option_static_remotekey` | 12/13 | required | ASSUMED; the only legacy channel type Fulmen opens |
 //! | `payment_secret` | 14/15 | required | ASSUMED; invoices always carry one |
+//! | `basic_mpp` | 16/17 | optional | multi-part payments are received (parts held until complete) and sent (split when no single route has the liquidity) |
 //! | `option_support_large_channel` | 18/19 | optional | channels above 2^24 sat are accepted |
 //! | `option_anchors_zero_fee_htlc_tx` | 22/23 | optional | the default channel type |
 //! | `option_shutdown_anysegwit` | 26/27 | optional | future segwit versions in `shutdown` |
 //! | `option_channel_type` | 44/45 | optional | ASSUMED; `channel_type` is always sent |
 //! | `option_scid_alias` | 46/47 | optional | private channels use aliases |
 //!
-//! Not offered (yet): `basic_mpp` (16/17), until multi-part payments are
-//! received and sent (payments are single-part); `gossip_queries_ex`
+//! Not offered (yet): `gossip_queries_ex`
 //! (10/11, the extended query flags); `option_route_blinding` (24/25),
 //! until forwarding handles blinded hops; `option_dual_fund`, `option_quiesce`,
 //! `option_onion_messages`, `option_provide_storage`, `option_zeroconf`,
@@ -49,6 +49,7 @@ pub fn our_init_features() -> Features {
         .with_required(Feature::VarOnionOptin)
         .with_required(Feature::StaticRemoteKey)
         .with_required(Feature::PaymentSecret)
+        .with_optional(Feature::BasicMpp)
         .with_optional(Feature::SupportLargeChannel)
         .with_optional(Feature::AnchorsZeroFeeHtlcTx)
         .with_optional(Feature::ShutdownAnySegwit)
@@ -194,7 +195,7 @@ mod tests {
             assert!(f.has_bit(optional), "bit {optional}");
         }
         assert!(f.supports(Feature::GossipQueries));
-        assert!(!f.supports(Feature::BasicMpp));
+        assert!(f.supports(Feature::BasicMpp));
         assert!(!f.supports(Feature::AnchorOutputs));
         // Two Fulmen nodes accept each other.
         let init = our_init(Network::Regtest, None);
@@ -284,6 +285,6 @@ mod tests {
         let names = feature_names(&our_init_features());
         assert!(names.contains(&"StaticRemoteKey(required)".to_string()));
         assert!(names.contains(&"AnchorsZeroFeeHtlcTx(optional)".to_string()));
-        assert!(!names.iter().any(|n| n.starts_with("BasicMpp")));
+        assert!(names.contains(&"BasicMpp(optional)".to_string()));
     }
 }

@@ -287,6 +287,7 @@ impl Node {
             .run(),
         );
 
+        tasks.spawn(crate::reconnect::clock(to_cm.clone(), shutdown_rx.clone()));
         tasks.spawn(crate::reconnect::run(
             to_cm.clone(),
             peers.clone(),

@@ -2,7 +2,7 @@
 //! `reconnect_interval`, the node asks the channel manager which channel
 //! peers are disconnected and have a known address (stored at each outbound
 //! `connect`), and connects to each. Channels then resume with
-//! `channel_reestablish`.
+//! `channel_reestablish`. Also the channel manager's one-second clock.
 
 use std::time::Duration;
 
@@ -43,6 +43,21 @@ pub(crate) async fn run(
         tokio::select! {
             () = crate::tasks::stopped(&mut shutdown) => return,
             () = tokio::time::sleep(interval.max(Duration::from_millis(10))) => {}
+        }
+    }
+}
+
+/// Sends [`CmInput::Timer`] every second until the node stops (dropped
+/// when the manager is busy: the next one comes a second later).
+pub(crate) async fn clock(to_cm: mpsc::Sender<CmInput>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            () = crate::tasks::stopped(&mut shutdown) => return,
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+        match to_cm.try_send(CmInput::Timer) {
+            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => return,
         }
     }
 }

@@ -198,6 +198,7 @@ async fn open_pay_restart_and_close() {
             min_final_cltv_expiry_delta: 80,
             bolt11: None,
             route_hints: Vec::new(),
+            mpp: false,
         })
         .await
         .unwrap();
@@ -361,6 +362,7 @@ async fn the_payee_enforces_the_final_node_checks() {
         min_final_cltv_expiry_delta: 80,
         bolt11: None,
         route_hints: Vec::new(),
+        mpp: false,
     };
     let refused = |r: PayRequest| {
         let a = a.node.clone();

@@ -1,8 +1,9 @@
 //! Routed payments between nodes in one process over real TCP, on one
 //! in-memory chain: channels announced by gossip, a payment through a
-//! forwarding node with its fee and CLTV delta checked hop by hop, a failure
+//! forwarding node with its fee and CLTV delta checked hop by hop, probes
+//! with a wrong amount or secret answered like an unknown hash, a failure
 //! in the middle attributed to the right hop and retried on another route,
-//! and a forward refused for a fee too low.
+//! and a multi-part payment split over two disjoint paths.
 
 #![allow(
     clippy::unwrap_used,
@@ -16,8 +17,9 @@ mod support;
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use bitcoin::{Address, CompressedPublicKey, Network};
 use fulmen_chain::{EmbeddedChain, EmbeddedConfig};
+use fulmen_node::PayRequest;
 use fulmen_node::{ChannelsConfig, ConnectTarget, ForwardingPolicy, NodeEvent, PaymentStatusKind};
-use fulmen_types::{ChannelId, Msat, Sat};
+use fulmen_types::{ChannelId, Msat, PaymentHash, PaymentSecret, Sat};
 use support::*;
 
 fn burn_address() -> Address {
@@ -168,6 +170,40 @@ async fn a_payment_through_a_forwarding_node_pays_its_fee_and_cltv_delta() {
     assert_eq!(forwards.len(), 1);
     assert_eq!(forwards[0].status, fulmen_store::ForwardStatus::Settled);
     assert_eq!(forwards[0].fee(), Some(Msat(fee)));
+
+    // Probes through b: a wrong amount, a wrong secret and an unknown hash
+    // all get the same answer from c, attributed to c, with no retry.
+    let inv = c
+        .node
+        .create_invoice(Some(Msat(amount)), "probed", "probe me")
+        .await
+        .unwrap();
+    let parsed = fulmen_onion::Invoice::parse(&inv.bolt11).unwrap();
+    let probe = |hash: PaymentHash, secret: PaymentSecret, msat: u64| PayRequest {
+        destination: c.id(),
+        amount: Msat(msat),
+        payment_hash: hash,
+        payment_secret: Some(secret),
+        keysend_preimage: None,
+        min_final_cltv_expiry_delta: 80,
+        bolt11: None,
+        route_hints: Vec::new(),
+        mpp: false,
+    };
+    let probes = [
+        probe(inv.payment_hash, parsed.payment_secret(), amount / 2),
+        probe(inv.payment_hash, PaymentSecret([7; 32]), amount),
+        probe(PaymentHash([9; 32]), parsed.payment_secret(), amount),
+    ];
+    for p in probes {
+        let out = a.node.pay(p).await.unwrap();
+        assert_eq!(out.status, PaymentStatusKind::Failed);
+        assert_eq!(
+            out.failure.as_deref(),
+            Some("incorrect_or_unknown_payment_details")
+        );
+        assert_eq!(out.attempts, 1, "the payee's answer is final");
+    }
     for n in [a, b, c] {
         n.stop().await;
     }
@@ -214,6 +250,72 @@ async fn a_failure_in_the_middle_is_attributed_and_another_route_succeeds() {
     );
     let payments = a.node.list_payments().await.unwrap();
     assert_eq!(payments.len(), 1, "one payment, two attempts");
+    for n in [a, b, c, d] {
+        n.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_payment_too_large_for_one_path_is_split_over_two() {
+    // a → b → d and a → c → d, 0.1 BTC each: 0.15 BTC needs both.
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let mut a = node(&chain, 1_000, 0, 40).await;
+    let mut b = node(&chain, 1_000, 0, 40).await;
+    let mut c = node(&chain, 2_000, 0, 40).await;
+    let mut d = node(&chain, 1_000, 0, 40).await;
+    fund(&[&a, &a, &b, &c]).await;
+    for n in [&mut a, &mut b, &mut c, &mut d] {
+        wait_synced(n, 104).await;
+    }
+    open(&a, &b, 10_000_000, 0).await;
+    open(&a, &c, 10_000_000, 0).await;
+    open(&b, &d, 10_000_000, 0).await;
+    open(&c, &d, 10_000_000, 0).await;
+    a.node.mine(6, Some(burn_address())).await.unwrap();
+    wait_ready_count(&mut a, 2).await;
+    wait_ready_count(&mut d, 2).await;
+    wait_graph(&mut a, 4).await;
+
+    let amount = 15_000_000_000u64;
+    let inv = d
+        .node
+        .create_invoice(Some(Msat(amount)), "split", "two paths")
+        .await
+        .unwrap();
+    let out = a.node.pay_invoice(&inv.bolt11, None).await.unwrap();
+    assert_eq!(out.status, PaymentStatusKind::Complete, "{out:?}");
+    assert_eq!(out.amount, Msat(amount));
+    let received = wait_event(&mut d.events, |e| match e {
+        NodeEvent::PaymentReceived { amount, .. } => Some(*amount),
+        _ => None,
+    })
+    .await;
+    assert_eq!(received, Msat(amount), "every part reached d");
+    let mut forwarded = 0u64;
+    for n in [&mut b, &mut c] {
+        let (in_amount, out_amount) = wait_event(&mut n.events, |e| match e {
+            NodeEvent::HtlcForwarded {
+                in_amount,
+                out_amount,
+                ..
+            } => Some((*in_amount, *out_amount)),
+            _ => None,
+        })
+        .await;
+        assert!(out_amount < Msat(amount), "each path carries a part");
+        forwarded += out_amount.0;
+        let _ = in_amount;
+    }
+    assert_eq!(forwarded, amount);
+    // Fees: b's 1,000 msat on its part and c's 2,000 on its.
+    assert_eq!(out.fee, Msat(3_000));
+    let paid = d.node.list_invoices().await.unwrap();
+    let inv_row = paid
+        .iter()
+        .find(|i| i.payment_hash == inv.payment_hash)
+        .unwrap();
+    assert_eq!(inv_row.status, fulmen_store::InvoiceStatus::Paid);
+    assert_eq!(inv_row.amount_received, Some(Msat(amount)));
     for n in [a, b, c, d] {
         n.stop().await;
     }

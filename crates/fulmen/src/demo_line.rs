@@ -259,6 +259,11 @@ async fn scenario(
         ),
         json!({ "fee_msat": outcome.fee.0, "attempts": outcome.attempts }),
     );
+    // The balances are final once each channel's HTLC is gone from both
+    // commitments (the left node of each channel reports it).
+    for (i, id) in channels.iter().enumerate() {
+        wait_settled_channel(&mut m[i], *id).await?;
+    }
     let after = balances(m, &channels).await?;
     print_balances(steps, "after", &after);
 
@@ -420,6 +425,16 @@ async fn wait_settled(x: &mut Member) -> DemoResult<String> {
     loop {
         if let NodeEvent::ForwardSettled { preimage, .. } = next_event(x).await? {
             return Ok(preimage.to_hex());
+        }
+    }
+}
+
+async fn wait_settled_channel(x: &mut Member, id: ChannelId) -> DemoResult<()> {
+    loop {
+        if let NodeEvent::ChannelSettled { channel_id } = next_event(x).await? {
+            if channel_id == id {
+                return Ok(());
+            }
         }
     }
 }

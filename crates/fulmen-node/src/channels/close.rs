@@ -94,9 +94,15 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         // Our HTLCs in flight now resolve on chain (a later phase): their
         // payments stay pending; whoever waits on them is told.
         if txid.is_some() {
-            for ((channel, _), htlc) in self.outgoing.iter_mut() {
-                if *channel == id {
-                    for w in htlc.waiters.drain(..) {
+            let hashes: Vec<fulmen_types::PaymentHash> = self
+                .outgoing
+                .iter()
+                .filter(|((channel, _), _)| *channel == id)
+                .map(|(_, htlc)| htlc.payment_hash)
+                .collect();
+            for hash in hashes {
+                if let Some(state) = self.attempts.get_mut(&hash) {
+                    for w in state.waiters.drain(..) {
                         let _ = w.send(Err(CmError::Channel(
                             "the channel closed with the payment in flight: it resolves on chain"
                                 .into(),

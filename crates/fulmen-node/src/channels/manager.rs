@@ -128,6 +128,8 @@ pub struct ChannelManager<P: Persister, O: Outbox, B: Broadcaster> {
     pub(super) attempts: super::route::AttemptMap,
     /// What past attempts taught about channels' liquidity.
     pub(super) scorer: fulmen_graph::scorer::ProbabilisticScorer,
+    /// Multi-part payments being received.
+    pub(super) mpp_sets: super::mpp::PartSets,
     /// Forwards in flight, by our outgoing (channel, HTLC id).
     pub(super) forwards: HashMap<(ChannelId, u64), super::forward::ForwardLink>,
     /// Incoming HTLCs forwarded and not yet resolved downstream.
@@ -175,6 +177,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             scorer: fulmen_graph::scorer::ProbabilisticScorer::new(
                 fulmen_graph::scorer::ScorerParams::default(),
             ),
+            mpp_sets: HashMap::new(),
             forwards: HashMap::new(),
             forwarded_in: HashSet::new(),
             update_stamps: HashMap::new(),
@@ -365,6 +368,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             }
             CmInput::Feerate { per_kw } => self.feerate = per_kw.max(MIN_FEERATE_PER_KW),
             CmInput::Command(cmd) => self.on_command(tick, cmd),
+            CmInput::Timer => self.expire_part_sets(tick),
             CmInput::Shutdown => return true,
         }
         self.drain_events(tick);
@@ -672,6 +676,20 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             }
             tick.batch
                 .put_channel(id, slot.peer, slot.chan.encode_state(), now);
+            let htlcs = slot
+                .chan
+                .established()
+                .map_or(0, |e| e.ledger.htlcs().count());
+            if htlcs == 0 && slot.busy {
+                let event = NodeEvent::ChannelSettled { channel_id: id };
+                let events = self.svc.events.clone();
+                after(tick, move |ok| {
+                    if ok {
+                        let _ = events.send(event);
+                    }
+                });
+            }
+            slot.busy = htlcs > 0;
             if matches!(slot.chan, Channel::Closed(_)) {
                 tick.batch.close_channel(id, now);
             }
@@ -758,8 +776,8 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 let _ = reply.send(Err(super::CmError::Stopped));
             }
         }
-        for htlc in self.outgoing.values_mut() {
-            for reply in htlc.waiters.drain(..) {
+        for state in self.attempts.values_mut() {
+            for reply in state.waiters.drain(..) {
                 let _ = reply.send(Err(super::CmError::Stopped));
             }
         }

@@ -37,6 +37,7 @@
 //! | `payments` | outgoing payments (BOLT 11 and keysend): attempts, retries, their outcome |
 //! | `route` | routes from the graph for our payments, their onions, what failures teach |
 //! | `receive` | incoming HTLCs: onion, BOLT 4 final-node checks, invoices and keysend |
+//! | `mpp` | multi-part payments received: parts held until complete, or failed on timeout |
 //! | `forward` | incoming HTLCs for another node: policy checks, the outgoing HTLC, settling and failing back |
 //! | `announce` | our `channel_update`s, `announcement_signatures` and the channel and node announcements they make |
 //! | `close` | `closechannel` (mutual or forced), the close transaction confirming |
@@ -58,6 +59,7 @@ mod commands;
 pub mod crash;
 mod forward;
 mod manager;
+mod mpp;
 mod open;
 mod payments;
 mod persist;
@@ -157,6 +159,9 @@ pub enum CmInput {
     },
     /// A request from the RPC or the node API.
     Command(CmCommand),
+    /// The clock moved (sent every second): timeouts (multi-part sets,
+    /// payments) are checked.
+    Timer,
     /// Stop after this tick.
     Shutdown,
 }

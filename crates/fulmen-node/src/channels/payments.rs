@@ -16,7 +16,7 @@ use fulmen_types::{ChannelId, Msat, NodeId, PaymentHash, PaymentPreimage, Paymen
 use tokio::sync::oneshot;
 
 use super::manager::{after, ChannelManager};
-use super::route::{Blame, MAX_ATTEMPTS};
+use super::route::{Attempts, Blame, MAX_ATTEMPTS, PAYMENT_TIMEOUT_SECS};
 use super::{Broadcaster, CmError, Outbox, Persister, Tick};
 use crate::events::NodeEvent;
 
@@ -44,6 +44,9 @@ pub struct PayRequest {
     /// The invoice's route hints (paths to the payee over channels not in
     /// the graph).
     pub route_hints: Vec<Vec<fulmen_graph::router::RouteHint>>,
+    /// The payee takes multi-part payments (its invoice sets `basic_mpp`):
+    /// the amount may be split over several routes.
+    pub mpp: bool,
 }
 
 impl fmt::Debug for PayRequest {
@@ -124,8 +127,10 @@ pub(crate) struct OutgoingHtlc {
     pub(crate) route: Option<super::route::SentRoute>,
     /// Routing fees of this part.
     pub(crate) fee: Msat,
-    pub(crate) waiters: Vec<oneshot::Sender<Result<PaymentOutcome, CmError>>>,
 }
+
+/// Who waits for a payment's outcome.
+pub(crate) type Waiter = oneshot::Sender<Result<PaymentOutcome, CmError>>;
 
 /// The part's `route` record: a version byte and the hops' shared secrets.
 fn encode_route(secrets: &[SharedSecret]) -> Vec<u8> {
@@ -172,7 +177,9 @@ pub fn failure_name(code: u16) -> &'static str {
 }
 
 impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
-    /// Rebuilds the HTLCs in flight of stored payments (at start).
+    /// Rebuilds the HTLCs in flight of stored payments (at start). Nobody
+    /// waits for them and their routes are unknown: the first preimage
+    /// completes the payment; once every part failed, it failed.
     pub(super) fn resume_payments(&mut self, parts: Vec<PaymentPart>) {
         for part in parts {
             let (Some(channel), Some(htlc)) = (part.first_hop_channel, part.htlc_id) else {
@@ -189,43 +196,32 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                     secrets: decode_route(&part.route),
                     route: None,
                     fee: part.fee,
-                    waiters: Vec::new(),
                 },
             );
         }
     }
 
     /// `pay` / `keysend`.
-    pub(super) fn pay(
-        &mut self,
-        tick: &mut Tick,
-        req: PayRequest,
-        reply: oneshot::Sender<Result<PaymentOutcome, CmError>>,
-    ) {
+    pub(super) fn pay(&mut self, tick: &mut Tick, req: PayRequest, reply: Waiter) {
         match self.start_payment(tick, &req) {
-            Ok(Some(key)) => {
-                if let Some(htlc) = self.outgoing.get_mut(&key) {
-                    htlc.waiters.push(reply);
+            Ok(()) => {
+                if let Some(state) = self.attempts.get_mut(&req.payment_hash) {
+                    state.waiters.push(reply);
                 }
             }
-            Ok(None) => {}
             Err(e) => {
                 let _ = reply.send(Err(e));
             }
         }
     }
 
-    fn start_payment(
-        &mut self,
-        tick: &mut Tick,
-        req: &PayRequest,
-    ) -> Result<Option<(ChannelId, u64)>, CmError> {
+    fn start_payment(&mut self, tick: &mut Tick, req: &PayRequest) -> Result<(), CmError> {
         let hash = req.payment_hash;
         if self.paying.contains(&hash) {
             return Err(CmError::PaymentInProgress);
         }
         let existing = self.read(|s| s.payment_by_hash(&hash))?;
-        let part_id = match &existing {
+        let next_part = match &existing {
             Some(p) if p.status == PaymentStatus::Succeeded => return Err(CmError::AlreadyPaid),
             Some(p) if p.status == PaymentStatus::Pending => {
                 return Err(CmError::PaymentInProgress)
@@ -237,13 +233,12 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             .to_pubkey()
             .map_err(|_| CmError::Invalid("the payee is not a valid public key"))?;
         let exclusions = fulmen_graph::router::Exclusions::default();
-        let (key, secrets, route) = self.send_attempt(tick, req, &exclusions)?;
+        let routes = self.plan(req, req.amount, &exclusions)?;
         let now = self.now;
-        let batch = &mut tick.batch;
         if existing.is_some() {
-            batch.store.update_payment(hash, PaymentUpdate::Retry);
+            tick.batch.store.update_payment(hash, PaymentUpdate::Retry);
         } else {
-            batch.store.insert_payment(Payment {
+            tick.batch.store.insert_payment(Payment {
                 payment_hash: hash,
                 destination: Some(req.destination),
                 amount: req.amount,
@@ -256,63 +251,98 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 completed_at: None,
             });
         }
-        self.record_part(tick, req, part_id, key, secrets, route, Vec::new());
         self.paying.insert(hash);
         self.attempts.insert(
             hash,
-            super::route::Attempts {
+            Attempts {
                 req: req.clone(),
                 exclusions,
                 tries: 1,
-                deadline: now.saturating_add(super::route::PAYMENT_TIMEOUT_SECS),
+                deadline: now.saturating_add(PAYMENT_TIMEOUT_SECS),
+                waiters: Vec::new(),
+                in_flight: 0,
+                next_part,
+                preimage: None,
+                failure: None,
+                route: Vec::new(),
             },
         );
-        Ok(Some(key))
+        match self.offer_routes(tick, hash, routes) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                self.attempts.remove(&hash);
+                self.paying.remove(&hash);
+                tick.batch
+                    .store
+                    .update_payment(hash, PaymentUpdate::Failed { completed_at: now });
+                Err(e)
+            }
+        }
     }
 
-    /// Records an attempt's part (committed with the channel state holding
-    /// its HTLC) and remembers its HTLC.
-    #[allow(clippy::too_many_arguments)]
-    fn record_part(
+    /// Offers one part per route; `Err` if none could be offered.
+    fn offer_routes(
         &mut self,
         tick: &mut Tick,
-        req: &PayRequest,
-        part_id: u64,
-        (channel, htlc_id): (ChannelId, u64),
-        secrets: Vec<SharedSecret>,
-        route: super::route::SentRoute,
-        waiters: Vec<oneshot::Sender<Result<PaymentOutcome, CmError>>>,
-    ) {
-        tick.batch.store.insert_payment_part(PaymentPart {
-            payment_hash: req.payment_hash,
-            part_id,
-            status: PartStatus::InFlight,
-            amount: req.amount,
-            fee: route.fee,
-            route: encode_route(&secrets),
-            first_hop_channel: Some(channel),
-            htlc_id: Some(htlc_id),
-            created_at: self.now,
-            resolved_at: None,
-            failure: None,
-        });
-        tick.batch.point("payment_created");
-        self.outgoing.insert(
-            (channel, htlc_id),
-            OutgoingHtlc {
-                payment_hash: req.payment_hash,
-                part_id,
-                amount: req.amount,
-                destination: Some(req.destination),
-                secrets,
-                fee: route.fee,
-                route: Some(route),
-                waiters,
-            },
-        );
+        hash: PaymentHash,
+        routes: Vec<fulmen_graph::router::Route>,
+    ) -> Result<(), CmError> {
+        let Some(req) = self.attempts.get(&hash).map(|a| a.req.clone()) else {
+            return Err(CmError::Stopped);
+        };
+        let mut offered = 0usize;
+        let mut last = CmError::NoRoute("no route".into());
+        for route in routes {
+            match self.offer_route(tick, &req, &route) {
+                Ok(((channel, htlc_id), secrets, sent)) => {
+                    let Some(state) = self.attempts.get_mut(&hash) else {
+                        break;
+                    };
+                    let part_id = state.next_part;
+                    state.next_part += 1;
+                    state.in_flight += 1;
+                    state.route = sent.hops.iter().map(|(n, _)| *n).collect();
+                    let amount = route.final_amount();
+                    tick.batch.store.insert_payment_part(PaymentPart {
+                        payment_hash: hash,
+                        part_id,
+                        status: PartStatus::InFlight,
+                        amount,
+                        fee: sent.fee,
+                        route: encode_route(&secrets),
+                        first_hop_channel: Some(channel),
+                        htlc_id: Some(htlc_id),
+                        created_at: self.now,
+                        resolved_at: None,
+                        failure: None,
+                    });
+                    tick.batch.point("payment_created");
+                    self.outgoing.insert(
+                        (channel, htlc_id),
+                        OutgoingHtlc {
+                            payment_hash: hash,
+                            part_id,
+                            amount,
+                            destination: Some(req.destination),
+                            secrets,
+                            fee: sent.fee,
+                            route: Some(sent),
+                        },
+                    );
+                    offered += 1;
+                }
+                Err(e) => last = e,
+            }
+        }
+        if offered == 0 {
+            Err(last)
+        } else {
+            Ok(())
+        }
     }
 
-    /// The peer fulfilled our HTLC: the payment is complete.
+    /// The peer fulfilled our HTLC: the payment is complete (the first
+    /// part's preimage completes it; later parts only close their record).
     pub(super) fn on_htlc_fulfilled(
         &mut self,
         tick: &mut Tick,
@@ -324,55 +354,82 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             tracing::debug!(%channel, htlc, "fulfilled HTLC belongs to no payment");
             return;
         };
-        self.paying.remove(&out.payment_hash);
-        let attempts = self
-            .attempts
-            .remove(&out.payment_hash)
-            .map_or(1, |a| a.tries);
+        let hash = out.payment_hash;
+        let now = self.now;
         if let Some(route) = &out.route {
             self.learn_success(route, out.amount);
         }
-        let now = self.now;
-        let batch = &mut tick.batch;
-        batch.store.update_payment_part(
-            out.payment_hash,
+        tick.batch.store.update_payment_part(
+            hash,
             out.part_id,
             PartUpdate::Succeeded { resolved_at: now },
         );
-        batch.store.update_payment(
-            out.payment_hash,
+        let mut done = true;
+        let mut attempts = 1;
+        let mut waiters = Vec::new();
+        let mut route = route_nodes(out.route.as_ref());
+        let mut amount = out.amount;
+        if let Some(state) = self.attempts.get_mut(&hash) {
+            amount = state.req.amount;
+            state.in_flight = state.in_flight.saturating_sub(1);
+            if state.preimage.is_some() {
+                if state.in_flight == 0 {
+                    self.attempts.remove(&hash);
+                    self.paying.remove(&hash);
+                }
+                return;
+            }
+            state.preimage = Some(preimage);
+            attempts = state.tries;
+            waiters = core::mem::take(&mut state.waiters);
+            route = state.route.clone();
+            done = state.in_flight == 0;
+        }
+        // The fee of every part in flight: they all reach the payee, which
+        // released the preimage only once it had the whole amount.
+        let fee = self
+            .outgoing
+            .values()
+            .filter(|o| o.payment_hash == hash)
+            .fold(out.fee, |acc, o| acc.checked_add(o.fee).unwrap_or(acc));
+        if done {
+            self.attempts.remove(&hash);
+            self.paying.remove(&hash);
+        }
+        tick.batch.store.update_payment(
+            hash,
             PaymentUpdate::Succeeded {
                 preimage,
-                fee: out.fee,
+                fee,
                 completed_at: now,
             },
         );
-        batch.point("payment_succeeded");
+        tick.batch.point("payment_succeeded");
         let outcome = PaymentOutcome {
-            payment_hash: out.payment_hash,
+            payment_hash: hash,
             status: PaymentStatusKind::Complete,
             preimage: Some(preimage),
-            amount: out.amount,
-            fee: out.fee,
+            amount,
+            fee,
             attempts,
-            route: route_nodes(out.route.as_ref()),
+            route,
             destination: out.destination,
             failure: None,
             failure_code: None,
         };
-        tracing::debug!(hash = %out.payment_hash, fee_msat = out.fee.0, attempts, "payment complete");
+        tracing::debug!(%hash, fee_msat = fee.0, attempts, "payment complete");
         self.emit_after(
             tick,
             NodeEvent::PaymentSent {
-                payment_hash: out.payment_hash,
-                amount: out.amount,
+                payment_hash: hash,
+                amount: outcome.amount,
             },
         );
-        answer(tick, out.waiters, outcome);
+        answer(tick, waiters, outcome);
     }
 
-    /// Our HTLC's failure is irrevocably committed: try another route, or
-    /// the payment failed.
+    /// Our HTLC's failure is irrevocably committed: route its amount again,
+    /// or, once nothing is left in flight, the payment failed.
     pub(super) fn on_htlc_failed(
         &mut self,
         tick: &mut Tick,
@@ -380,10 +437,11 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         htlc: u64,
         failure: HtlcFailure,
     ) {
-        let Some(mut out) = self.outgoing.remove(&(channel, htlc)) else {
+        let Some(out) = self.outgoing.remove(&(channel, htlc)) else {
             tracing::debug!(%channel, htlc, "failed HTLC belongs to no payment");
             return;
         };
+        let hash = out.payment_hash;
         let decrypted = match &failure {
             HtlcFailure::Reason(reason) => {
                 fulmen_onion::failure::decrypt_failure(&out.secrets, reason)
@@ -407,40 +465,70 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         let name = code.map_or("unreadable_failure", failure_name);
         let now = self.now;
         tick.batch.store.update_payment_part(
-            out.payment_hash,
+            hash,
             out.part_id,
             PartUpdate::Failed {
                 failure: code.map(|c| c.to_be_bytes().to_vec()).unwrap_or_default(),
                 resolved_at: now,
             },
         );
-        if let (Some(route), Some((index, msg))) = (&out.route, &decrypted) {
-            tracing::info!(hash = %out.payment_hash, failure = name, hop = index, "payment attempt failed");
-            let blame = self.blame(route, *index, msg);
-            self.learn_failure(route, *index, out.amount);
-            if self.retry(tick, &mut out, blame) {
-                return;
+        tracing::info!(%hash, failure = name, hop = ?decrypted.as_ref().map(|d| d.0), "payment part failed");
+        let blame = match (&out.route, &decrypted) {
+            (Some(route), Some((index, msg))) => {
+                self.learn_failure(route, *index, out.amount);
+                self.blame(route, *index, msg)
+            }
+            _ => Blame::Unknown,
+        };
+        if let Some(state) = self.attempts.get_mut(&hash) {
+            state.in_flight = state.in_flight.saturating_sub(1);
+            if state.preimage.is_none() && state.failure.is_none() {
+                if self.retry(tick, hash, out.amount, blame) {
+                    return;
+                }
+                if let Some(state) = self.attempts.get_mut(&hash) {
+                    state.failure = Some((name, code));
+                }
             }
         }
-        self.paying.remove(&out.payment_hash);
-        let attempts = self
-            .attempts
-            .remove(&out.payment_hash)
-            .map_or(1, |a| a.tries);
-        tick.batch.store.update_payment(
-            out.payment_hash,
-            PaymentUpdate::Failed { completed_at: now },
+        let in_flight = self.attempts.get(&hash).map_or_else(
+            || {
+                self.outgoing
+                    .values()
+                    .filter(|o| o.payment_hash == hash)
+                    .count()
+            },
+            |a| a.in_flight,
         );
+        if in_flight > 0 {
+            return;
+        }
+        let state = self.attempts.remove(&hash);
+        self.paying.remove(&hash);
+        if state.as_ref().is_some_and(|s| s.preimage.is_some()) {
+            return;
+        }
+        let (name, code) = state
+            .as_ref()
+            .and_then(|s| s.failure)
+            .unwrap_or((name, code));
+        tick.batch
+            .store
+            .update_payment(hash, PaymentUpdate::Failed { completed_at: now });
         tick.batch.point("payment_failed");
-        tracing::info!(hash = %out.payment_hash, failure = name, attempts, "payment failed");
+        tracing::info!(%hash, failure = name, "payment failed");
+        let (attempts, route, amount, waiters) = match state {
+            Some(s) => (s.tries, s.route, s.req.amount, s.waiters),
+            None => (1, route_nodes(out.route.as_ref()), out.amount, Vec::new()),
+        };
         let outcome = PaymentOutcome {
-            payment_hash: out.payment_hash,
+            payment_hash: hash,
             status: PaymentStatusKind::Failed,
             preimage: None,
-            amount: out.amount,
+            amount,
             fee: Msat(0),
             attempts,
-            route: route_nodes(out.route.as_ref()),
+            route,
             destination: out.destination,
             failure: Some(name.to_owned()),
             failure_code: code,
@@ -448,17 +536,16 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         self.emit_after(
             tick,
             NodeEvent::PaymentFailed {
-                payment_hash: out.payment_hash,
+                payment_hash: hash,
                 failure: name,
             },
         );
-        answer(tick, out.waiters, outcome);
+        answer(tick, waiters, outcome);
     }
 
-    /// Starts the next attempt after a failure blamed on `blame` (the
-    /// waiters move to it); `false` if there is none to make.
-    fn retry(&mut self, tick: &mut Tick, out: &mut OutgoingHtlc, blame: Blame) -> bool {
-        let hash = out.payment_hash;
+    /// Routes `amount` of the payment again after a failure blamed on
+    /// `blame`; `false` if there is nothing to try.
+    fn retry(&mut self, tick: &mut Tick, hash: PaymentHash, amount: Msat, blame: Blame) -> bool {
         let Some(state) = self.attempts.get_mut(&hash) else {
             return false;
         };
@@ -473,25 +560,27 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         state.tries += 1;
         let req = state.req.clone();
         let exclusions = state.exclusions.clone();
-        match self.send_attempt(tick, &req, &exclusions) {
-            Ok((key, secrets, route)) => {
-                let waiters = core::mem::take(&mut out.waiters);
-                let part_id = out.part_id.saturating_add(1);
-                self.record_part(tick, &req, part_id, key, secrets, route, waiters);
-                true
-            }
+        let routes = match self.plan(&req, amount, &exclusions) {
+            Ok(r) => r,
             Err(e) => {
                 tracing::info!(%hash, error = %e, "no further route");
-                false
+                return false;
             }
-        }
+        };
+        self.offer_routes(tick, hash, routes).is_ok()
     }
 
     /// A commit failed: callers waiting on payments of `channels` hear it.
     pub(super) fn fail_payment_waiters(&mut self, channels: &[ChannelId]) {
-        for ((channel, _), htlc) in self.outgoing.iter_mut() {
-            if channels.contains(channel) {
-                for reply in htlc.waiters.drain(..) {
+        let hashes: Vec<PaymentHash> = self
+            .outgoing
+            .iter()
+            .filter(|((c, _), _)| channels.contains(c))
+            .map(|(_, o)| o.payment_hash)
+            .collect();
+        for hash in hashes {
+            if let Some(state) = self.attempts.get_mut(&hash) {
+                for reply in state.waiters.drain(..) {
                     let _ = reply.send(Err(CmError::Stopped));
                 }
             }
@@ -504,11 +593,7 @@ fn route_nodes(route: Option<&super::route::SentRoute>) -> Vec<NodeId> {
     route.map_or_else(Vec::new, |r| r.hops.iter().map(|(n, _)| *n).collect())
 }
 
-fn answer(
-    tick: &mut Tick,
-    waiters: Vec<oneshot::Sender<Result<PaymentOutcome, CmError>>>,
-    outcome: PaymentOutcome,
-) {
+fn answer(tick: &mut Tick, waiters: Vec<Waiter>, outcome: PaymentOutcome) {
     if waiters.is_empty() {
         return;
     }

@@ -16,7 +16,8 @@
 //! | keysend: the preimage hashes to the payment hash | `incorrect_or_unknown_payment_details` |
 //! | an unexpired invoice for the hash | `incorrect_or_unknown_payment_details` |
 //! | `payment_secret` present and equal to the invoice's | `incorrect_or_unknown_payment_details` |
-//! | amount ≥ the invoice's, ≤ twice it; `total_msat` = the HTLC amount (no multi-part yet) | `incorrect_or_unknown_payment_details` |
+//! | `total_msat` ≥ the invoice's amount, ≤ twice it; the HTLC amount ≤ `total_msat` | `incorrect_or_unknown_payment_details` |
+//! | `total_msat` > the HTLC amount: a part, held until the parts reach `total_msat` ([`super::mpp`]) | `mpp_timeout` after 60 s |
 //!
 //! Persist before you reveal: the invoice is marked paid in the same
 //! commit as the channel state holding the fulfill, and
@@ -44,6 +45,9 @@ enum Verdict {
     Malformed([u8; 32], u16),
     /// Not for us: relay it (see [`super::forward`]).
     Forward(Box<super::forward::ForwardRequest>),
+    /// One part of a multi-part payment: hold it until the set is
+    /// complete (see [`super::mpp`]).
+    Hold(Box<super::mpp::Part>),
 }
 
 impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
@@ -111,6 +115,10 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             Verdict::Malformed(sha, code) => {
                 self.call(&channel, |c, _| c.fail_malformed_htlc(id, sha, code))
             }
+            Verdict::Hold(part) => {
+                self.hold_part(tick, channel, &htlc, *part);
+                return;
+            }
             Verdict::Forward(req) => match self.forward(tick, channel, &htlc, &req) {
                 Ok(()) => return,
                 Err(msg) => {
@@ -130,7 +138,13 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         }
     }
 
-    fn settle_invoice(&mut self, tick: &mut Tick, mut inv: Invoice, amount: Msat, keysend: bool) {
+    pub(super) fn settle_invoice(
+        &mut self,
+        tick: &mut Tick,
+        mut inv: Invoice,
+        amount: Msat,
+        keysend: bool,
+    ) {
         let hash = inv.payment_hash;
         let paid = InvoiceUpdate::Paid {
             amount_received: amount,
@@ -259,26 +273,34 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         let Some(preimage) = inv.preimage else {
             return Verdict::Fail(ss, unknown);
         };
-        let secret_ok = match (payment_data, inv.payment_secret) {
-            (Some(pd), Some(ours)) => {
-                pd.payment_secret.ct_eq(&ours) && pd.total_msat == htlc.amount
-            }
-            _ => false,
+        let total = match (payment_data, inv.payment_secret) {
+            (Some(pd), Some(ours)) if pd.payment_secret.ct_eq(&ours) => pd.total_msat,
+            _ => return Verdict::Fail(ss, unknown),
         };
-        let amount_ok = inv
-            .amount
-            .is_none_or(|a| htlc.amount >= a && htlc.amount.0 <= a.0.saturating_mul(2));
-        if !secret_ok || !amount_ok {
+        let amount_ok = htlc.amount <= total
+            && inv
+                .amount
+                .is_none_or(|a| total >= a && total.0 <= a.0.saturating_mul(2));
+        if !amount_ok {
             return Verdict::Fail(ss, unknown);
         }
         match inv.status {
+            InvoiceStatus::Unpaid if self.now <= inv.expires_at && total > htlc.amount => {
+                Verdict::Hold(Box::new(super::mpp::Part {
+                    shared_secret: ss,
+                    total,
+                    preimage,
+                    invoice: inv,
+                }))
+            }
             InvoiceStatus::Unpaid if self.now <= inv.expires_at => Verdict::Fulfill {
                 preimage,
                 settle: Some(inv),
                 keysend: false,
             },
-            // Paid again with the same secret: the payer already holds the
-            // preimage; take the money.
+            // Paid again with the same secret (or a late part of a
+            // multi-part payment): the payer already holds the preimage;
+            // take the money.
             InvoiceStatus::Paid => Verdict::Fulfill {
                 preimage,
                 settle: None,

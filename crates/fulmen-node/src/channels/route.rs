@@ -2,7 +2,9 @@
 //! from the network graph ([`fulmen_graph::router`]), the onion for it, and
 //! what a failure teaches before the next attempt.
 //!
-//! A payment is tried until it succeeds, the payee itself refuses it, no
+//! A payment whose payee takes multi-part payments is split over several
+//! routes when no single one has the liquidity (each part's onion carries
+//! the whole `total_msat`). A payment is tried until it succeeds, the payee itself refuses it, no
 //! route is left, [`MAX_ATTEMPTS`] attempts were made or
 //! [`PAYMENT_TIMEOUT_SECS`] passed. After each failure the failing channel
 //! (or node, for a node failure) is excluded from the next attempt, the
@@ -14,7 +16,9 @@ use std::collections::HashMap;
 
 use bitcoin::secp256k1::PublicKey;
 use fulmen_channel::Channel;
-use fulmen_graph::router::{find_route, Exclusions, FirstHop, Route, RouteHint, RouteParams};
+use fulmen_graph::router::{
+    find_mpp_route, find_route, Exclusions, FirstHop, Route, RouteHint, RouteParams,
+};
 use fulmen_onion::{build_payment_onion, FailureMessage, HopPayload, PaymentData, SharedSecret};
 use fulmen_types::{ChannelId, Msat, NodeId, PaymentHash, ShortChannelId};
 use fulmen_wire::{ChannelUpdate, OnionPacket, WireMessage};
@@ -37,8 +41,21 @@ pub const MAX_TOTAL_CLTV_EXPIRY_DELTA: u32 = 2016;
 pub(crate) struct Attempts {
     pub(crate) req: PayRequest,
     pub(crate) exclusions: Exclusions,
+    /// Routes planned so far (the first included).
     pub(crate) tries: u32,
     pub(crate) deadline: u64,
+    /// Who waits for the outcome.
+    pub(crate) waiters: Vec<super::payments::Waiter>,
+    /// Parts offered and not yet resolved.
+    pub(crate) in_flight: usize,
+    /// The next part id of the payment record.
+    pub(crate) next_part: u64,
+    /// Set by the first part fulfilled.
+    pub(crate) preimage: Option<fulmen_types::PaymentPreimage>,
+    /// Set when we stopped trying (the failure reported at the end).
+    pub(crate) failure: Option<(&'static str, Option<u16>)>,
+    /// The nodes of the last route offered.
+    pub(crate) route: Vec<NodeId>,
 }
 
 /// One attempt's route, as the part that carries it needs.
@@ -80,7 +97,20 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             .filter_map(|(_, s)| {
                 let est = s.chan.established()?;
                 let scid = est.short_channel_id.unwrap_or(est.core.local_alias);
-                let (local, _) = s.chan.balances()?;
+                // What the channel itself will check an add against: our
+                // balance in the peer's next commitment and in ours once
+                // everything in flight is committed.
+                let next = est
+                    .ledger
+                    .spec(fulmen_script::Side::Remote, fulmen_channel::ledger::View::Next)
+                    .ok()?
+                    .balance(fulmen_script::Side::Local);
+                let projected = est
+                    .ledger
+                    .spec(fulmen_script::Side::Local, fulmen_channel::ledger::View::Projected)
+                    .ok()?
+                    .balance(fulmen_script::Side::Local);
+                let local = next.min(projected);
                 let reserve = Msat(
                     est.core
                         .reserve_of(fulmen_script::Side::Local)
@@ -99,11 +129,19 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         hops
     }
 
-    /// A route for `req` avoiding `exclusions`.
-    fn route_for(&self, req: &PayRequest, exclusions: &Exclusions) -> Result<Route, CmError> {
+    /// Routes for `amount` of `req` avoiding `exclusions`: one, or several
+    /// parts when the payee takes multi-part payments and no single route
+    /// has the liquidity.
+    pub(super) fn plan(
+        &mut self,
+        req: &PayRequest,
+        amount: Msat,
+        exclusions: &Exclusions,
+    ) -> Result<Vec<Route>, CmError> {
+        self.scorer.set_now(self.now);
         let params = RouteParams {
             payee: req.destination,
-            amount: req.amount,
+            amount,
             final_cltv_expiry_delta: req
                 .min_final_cltv_expiry_delta
                 .saturating_add(CLTV_SAFETY_BLOCKS),
@@ -121,30 +159,42 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             .graph()
             .read()
             .map_err(|_| CmError::NoRoute("graph unavailable".into()))?;
-        find_route(
-            &graph,
-            &self.our_node_id(),
-            &first_hops,
-            &params,
-            &self.scorer,
-            self.height,
-            exclusions,
-        )
-        .map_err(|e| CmError::NoRoute(e.to_string()))
+        let us = self.our_node_id();
+        let routes = if req.mpp {
+            find_mpp_route(
+                &graph,
+                &us,
+                &first_hops,
+                &params,
+                &self.scorer,
+                self.height,
+                exclusions,
+            )
+        } else {
+            find_route(
+                &graph,
+                &us,
+                &first_hops,
+                &params,
+                &self.scorer,
+                self.height,
+                exclusions,
+            )
+            .map(|r| vec![r])
+        };
+        routes.map_err(|e| CmError::NoRoute(e.to_string()))
     }
 
-    /// Finds a route, builds its onion and offers the first HTLC. Returns
-    /// the first hop's (channel, HTLC id), the onion's shared secrets and
-    /// the route.
-    pub(super) fn send_attempt(
+    /// Builds the onion of `route` and offers its first HTLC. Returns the
+    /// first hop's (channel, HTLC id), the onion's shared secrets and the
+    /// route.
+    pub(super) fn offer_route(
         &mut self,
         tick: &mut Tick,
         req: &PayRequest,
-        exclusions: &Exclusions,
+        route: &Route,
     ) -> Result<Attempt, CmError> {
-        self.scorer.set_now(self.now);
-        let route = self.route_for(req, exclusions)?;
-        let (onion, secrets) = self.route_onion(req, &route)?;
+        let (onion, secrets) = self.route_onion(req, route)?;
         let first = route
             .hops
             .first()
@@ -181,7 +231,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 .collect(),
             fee: route.total_fee(),
         };
-        tracing::debug!(%hash, hops = sent.hops.len(), fee_msat = sent.fee.0, "payment attempt offered");
+        tracing::debug!(%hash, hops = sent.hops.len(), amount_msat = route.final_amount().0, fee_msat = sent.fee.0, "payment part offered");
         Ok(((channel, htlc), secrets, sent))
     }
 
@@ -206,7 +256,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                     ..HopPayload::default()
                 },
                 None => HopPayload {
-                    amt_to_forward: Some(req.amount),
+                    amt_to_forward: Some(hop.amount),
                     outgoing_cltv_value: Some(hop.cltv_expiry),
                     payment_data: req.payment_secret.map(|payment_secret| PaymentData {
                         payment_secret,

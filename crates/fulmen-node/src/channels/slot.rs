@@ -147,6 +147,9 @@ pub(crate) struct Slot {
     pub(crate) peer_error: Option<String>,
     /// Where its BOLT 7 announcement stands.
     pub(crate) announcement: super::announce::AnnouncementState,
+    /// It had HTLCs at the last write ([`crate::NodeEvent::ChannelSettled`]
+    /// when the last one is gone).
+    pub(crate) busy: bool,
 }
 
 impl Slot {
@@ -166,6 +169,7 @@ impl Slot {
             close_txid: None,
             peer_error: None,
             announcement: Default::default(),
+            busy: false,
         }
     }
 

@@ -102,12 +102,18 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 // everything in flight is committed.
                 let next = est
                     .ledger
-                    .spec(fulmen_script::Side::Remote, fulmen_channel::ledger::View::Next)
+                    .spec(
+                        fulmen_script::Side::Remote,
+                        fulmen_channel::ledger::View::Next,
+                    )
                     .ok()?
                     .balance(fulmen_script::Side::Local);
                 let projected = est
                     .ledger
-                    .spec(fulmen_script::Side::Local, fulmen_channel::ledger::View::Projected)
+                    .spec(
+                        fulmen_script::Side::Local,
+                        fulmen_channel::ledger::View::Projected,
+                    )
                     .ok()?
                     .balance(fulmen_script::Side::Local);
                 let local = next.min(projected);

@@ -103,6 +103,14 @@ pub enum GossipError {
     MultipleDnsHostnames,
     /// The message does not fit in 65535 bytes, so it cannot be relayed.
     Encode(WireError),
+    /// A stored message (loaded back with [`crate::stored`]) is not the
+    /// expected message type or does not decode.
+    Malformed {
+        /// The message type expected.
+        expected: u16,
+        /// Why it does not decode (`None`: wrong type or too short).
+        error: Option<WireError>,
+    },
 }
 
 impl GossipError {
@@ -160,6 +168,13 @@ impl fmt::Display for GossipError {
             }
             Self::MultipleDnsHostnames => f.write_str("more than one dns hostname"),
             Self::Encode(e) => write!(f, "cannot encode gossip: {e}"),
+            Self::Malformed { expected, error } => match error {
+                Some(e) => write!(f, "stored message of type {expected} does not decode: {e}"),
+                None => write!(
+                    f,
+                    "stored message is not a whole message of type {expected}"
+                ),
+            },
         }
     }
 }
@@ -167,7 +182,7 @@ impl fmt::Display for GossipError {
 impl std::error::Error for GossipError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Self::Encode(e) => Some(e),
+            Self::Encode(e) | Self::Malformed { error: Some(e), .. } => Some(e),
             _ => None,
         }
     }

@@ -1,5 +1,5 @@
-//! The network graph: announced channels and nodes, their latest policies,
-//! and the signed gossip needed to pass them on.
+//! The network graph: announced channels and nodes and their latest
+//! policies — what routing and gossip validation need, and nothing else.
 //!
 //! # Driving it
 //!
@@ -8,48 +8,56 @@
 //!   [`crate::validate::funding_script`], amount = `capacity`).
 //! * [`NetworkGraph::apply_channel_update`] and
 //!   [`NetworkGraph::apply_node_announcement`] for the other gossip.
-//!   [`UpdateOutcome::Applied`] means "new: queue it for relay";
-//!   [`UpdateOutcome::Duplicate`] and every [`GossipError`] mean "do not
-//!   relay" (the error's `reaction` says what to do with the peer).
+//!   [`UpdateOutcome::Applied`] means "new: store it and queue it for
+//!   relay"; [`UpdateOutcome::Duplicate`] and every [`GossipError`] mean "do
+//!   not relay" (the error's `reaction` says what to do with the peer).
 //! * [`NetworkGraph::remove_channel`] when the funding output is spent,
-//!   [`NetworkGraph::prune_stale`] now and then.
-//! * [`NetworkGraph::gossip_messages`], [`NetworkGraph::gossip_since`],
-//!   [`NetworkGraph::scids_in_range`] and
-//!   [`NetworkGraph::messages_for_scids`] answer peers' sync and queries.
+//!   [`NetworkGraph::prune_stale`] (or [`NetworkGraph::prune_stale_ids`])
+//!   now and then.
+//! * [`NetworkGraph::scids_in_range`] answers `query_channel_range`.
+//!
+//! # What is kept, and where the signed messages go
+//!
+//! The graph keeps no signature and no encoded message. Per channel: the
+//! short channel id, the two node indices, the capacity, when it was added,
+//! a 64-bit fingerprint of the two funding keys (to tell a duplicate
+//! announcement from a conflicting one without keeping the keys), and for
+//! each direction the [`DirectedPolicy`] plus a 32-bit fingerprint of the
+//! update's signed bytes (to tell a duplicate from a conflicting update of
+//! the same timestamp). Per node: its id, its channels, whether it requires
+//! unknown features, and (if announced) alias, colour, addresses, features,
+//! timestamp and a fingerprint.
+//!
+//! The signed messages a node relays and answers queries with are the
+//! caller's to persist (the node keeps them in its gossip store) and to
+//! load back at start with the trusted insertions
+//! ([`NetworkGraph::insert_channel_trusted`],
+//! [`NetworkGraph::insert_update_trusted`],
+//! [`NetworkGraph::insert_node_trusted`], or the byte-level loaders in
+//! [`crate::stored`]), which check no signature.
+//!
+//! Fingerprints are SipHash-2-4 with fixed keys: not collision resistant
+//! against a chosen input, but a collision can only make a conflicting
+//! message look like a duplicate, and both are dropped without relay.
 //!
 //! # Memory
 //!
-//! The target is a mainnet graph (~15,000 nodes, ~60,000 channels). What
-//! routing reads (node indices, capacity, two [`DirectedPolicy`]) is kept
-//! inline in one slot per channel. To re-send gossip, the signed messages are
-//! kept in parts rather than as encoded bytes: the four announcement
-//! signatures and the two funding keys (33 bytes each, not secp's 64-byte
-//! internal form); the chain hash, short channel id and node ids are not
-//! repeated; features and extension are boxed only when non-empty; a
-//! `channel_update` keeps its signature, flags and extension next to its
-//! policy. Messages are re-encoded when sent (the wire codec round-trips
-//! exactly, so the signatures still verify; a test checks the bytes).
-//!
-//! Measured with [`NetworkGraph::approx_memory_bytes`] on a mainnet-shaped
-//! graph (four channels per node, both directions updated, every node
-//! announced): ~750 bytes per channel, nodes included, i.e. ~45 MB for
-//! 60,000 channels. That is above the 25 MB target: 384 bytes per channel
-//! are the six signatures a relaying node must keep, and no encoding can
-//! shrink them. Meeting the target needs a routing-only graph that keeps no
-//! signatures (the routing data is ~120 bytes per channel); it does not
-//! exist yet.
+//! [`NetworkGraph::approx_memory_bytes`] counts every table, index and
+//! boxed node announcement. On the synthetic mainnet-sized graph
+//! (`crate::synthetic`, 15,000 nodes and 60,000 channels, both directions
+//! updated, nodes announced) it is about 12 MB, i.e. about 200 bytes per
+//! channel with the nodes and indexes (the `memory` benchmark prints it).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use bitcoin::constants::ChainHash;
-use bitcoin::secp256k1::ecdsa::Signature;
-use bitcoin::secp256k1::{PublicKey, Secp256k1, Verification};
+use bitcoin::hashes::siphash24;
+use bitcoin::secp256k1::{Secp256k1, Verification};
 use fulmen_types::{Features, Msat, NodeId, Sat, ShortChannelId};
-use fulmen_wire::{
-    ChannelAnnouncement, ChannelUpdate, NetAddress, NodeAnnouncement, WireFeatures, WireMessage,
-};
+use fulmen_wire::{ChannelAnnouncement, ChannelUpdate, NetAddress, NodeAnnouncement, WireMessage};
 
 use crate::error::GossipError;
+use crate::sign::{channel_update_signed_bytes, node_announcement_signed_bytes};
 use crate::validate::{
     verify_channel_announcement, verify_channel_update, verify_node_announcement,
 };
@@ -168,29 +176,41 @@ impl NodeView {
     }
 }
 
-/// Features and extension of a `channel_announcement`, when not empty.
-#[derive(Debug, Clone)]
-struct AnnouncementTail {
-    features: WireFeatures,
-    extension: Vec<u8>,
+/// Fixed SipHash keys of the graph's fingerprints (see the module doc).
+const FP_K0: u64 = 0x6675_6c6d_656e_2d67;
+const FP_K1: u64 = 0x7261_7068_2d66_7031;
+
+/// The 64-bit fingerprint of a channel's two funding keys (compressed
+/// serializations, `bitcoin_key_1` then `bitcoin_key_2`) that
+/// [`NetworkGraph::insert_channel_trusted`] takes.
+pub fn funding_keys_hash(bitcoin_key_1: &[u8; 33], bitcoin_key_2: &[u8; 33]) -> u64 {
+    let mut bytes = [0u8; 66];
+    for (d, s) in bytes
+        .iter_mut()
+        .zip(bitcoin_key_1.iter().chain(bitcoin_key_2.iter()))
+    {
+        *d = *s;
+    }
+    siphash24::Hash::hash_to_u64_with_keys(FP_K0, FP_K1, &bytes)
 }
 
-/// The parts of a `channel_announcement` not stored elsewhere.
-#[derive(Debug, Clone)]
-struct AnnouncementParts {
-    signatures: [Signature; 4],
-    bitcoin_keys: [[u8; 33]; 2],
-    tail: Option<Box<AnnouncementTail>>,
+/// The 32-bit fingerprint of a `channel_update`'s or `node_announcement`'s
+/// signed bytes (everything after its signature, as encoded on the wire)
+/// that the trusted insertions take.
+pub fn message_fingerprint(signed_bytes: &[u8]) -> u32 {
+    let h = siphash24::Hash::hash_to_u64_with_keys(FP_K0, FP_K1, signed_bytes);
+    (h >> 32) as u32 ^ (h as u32)
 }
 
-/// One direction's latest `channel_update`.
+/// What the graph keeps of an announced node.
 #[derive(Debug, Clone)]
-pub(crate) struct Direction {
-    pub(crate) policy: DirectedPolicy,
-    message_flags: u8,
-    channel_flags: u8,
-    signature: Signature,
-    extension: Box<[u8]>,
+struct NodeInfo {
+    timestamp: u32,
+    fingerprint: u32,
+    alias: [u8; 32],
+    rgb_color: [u8; 3],
+    addresses: Box<[NetAddress]>,
+    features: Features,
 }
 
 #[derive(Debug, Clone)]
@@ -199,9 +219,13 @@ pub(crate) struct ChannelEntry {
     /// Indices into the node table: `[node_1, node_2]`.
     pub(crate) nodes: [u32; 2],
     pub(crate) capacity: Sat,
-    added_at: u64,
-    pub(crate) dirs: [Option<Direction>; 2],
-    announcement: Box<AnnouncementParts>,
+    keys_hash: u64,
+    /// Unix seconds (u32 lasts until 2106).
+    added_at: u32,
+    /// Fingerprints of the two directions' updates.
+    fingerprints: [u32; 2],
+    /// `[one_to_two, two_to_one]`.
+    pub(crate) dirs: [Option<DirectedPolicy>; 2],
 }
 
 #[derive(Debug, Clone)]
@@ -209,10 +233,10 @@ pub(crate) struct NodeEntry {
     pub(crate) id: NodeId,
     /// Indices into the channel table.
     pub(crate) channels: Vec<u32>,
-    announcement: Option<Box<NodeAnnouncement>>,
     /// The announced features require an unknown even bit (BOLT 7: do not
     /// route through the node).
     pub(crate) requires_unknown: bool,
+    info: Option<Box<NodeInfo>>,
 }
 
 /// The network graph. See the [module documentation](self).
@@ -229,6 +253,10 @@ pub struct NetworkGraph {
 
 fn idx(i: u32) -> usize {
     i as usize
+}
+
+fn to_u32_secs(t: u64) -> u32 {
+    u32::try_from(t).unwrap_or(u32::MAX)
 }
 
 impl NetworkGraph {
@@ -306,11 +334,14 @@ impl NetworkGraph {
         if ann.chain_hash != self.chain {
             return Err(GossipError::WrongChain(ann.chain_hash));
         }
+        let keys_hash = funding_keys_hash(
+            &ann.bitcoin_key_1.serialize(),
+            &ann.bitcoin_key_2.serialize(),
+        );
         if let Some((_, c)) = self.channel_slot(ann.short_channel_id) {
             let same = self.node_id_at(c.nodes[0]) == Some(ann.node_id_1)
                 && self.node_id_at(c.nodes[1]) == Some(ann.node_id_2)
-                && c.announcement.bitcoin_keys
-                    == [ann.bitcoin_key_1.serialize(), ann.bitcoin_key_2.serialize()];
+                && c.keys_hash == keys_hash;
             return if same {
                 Ok(false)
             } else {
@@ -319,31 +350,43 @@ impl NetworkGraph {
         }
         verify_channel_announcement(secp, ann, self.chain)?;
         ann.encode_message().map_err(GossipError::Encode)?;
+        Ok(self.insert_channel_trusted(
+            ann.short_channel_id,
+            ann.node_id_1,
+            ann.node_id_2,
+            capacity,
+            keys_hash,
+            now,
+        ))
+    }
 
-        let tail = (!ann.features.to_wire().is_empty() || !ann.extension.is_empty()).then(|| {
-            Box::new(AnnouncementTail {
-                features: ann.features.clone(),
-                extension: ann.extension.clone(),
-            })
-        });
-        let n1 = self.node_or_insert(ann.node_id_1);
-        let n2 = self.node_or_insert(ann.node_id_2);
+    /// Adds a channel whose announcement was validated before (loading
+    /// from the node's store): no check beyond "not known yet" (`false`,
+    /// nothing changed, if the short channel id is). `keys_hash` is
+    /// [`funding_keys_hash`] of the two funding keys; `added_at` is when it
+    /// was first added (unix seconds).
+    pub fn insert_channel_trusted(
+        &mut self,
+        scid: ShortChannelId,
+        node_1: NodeId,
+        node_2: NodeId,
+        capacity: Sat,
+        keys_hash: u64,
+        added_at: u64,
+    ) -> bool {
+        if self.by_scid.contains_key(&scid) || node_1 == node_2 {
+            return false;
+        }
+        let n1 = self.node_or_insert(node_1);
+        let n2 = self.node_or_insert(node_2);
         let entry = ChannelEntry {
-            scid: ann.short_channel_id,
+            scid,
             nodes: [n1, n2],
             capacity,
-            added_at: now,
+            keys_hash,
+            added_at: to_u32_secs(added_at),
+            fingerprints: [0; 2],
             dirs: [None, None],
-            announcement: Box::new(AnnouncementParts {
-                signatures: [
-                    ann.node_signature_1,
-                    ann.node_signature_2,
-                    ann.bitcoin_signature_1,
-                    ann.bitcoin_signature_2,
-                ],
-                bitcoin_keys: [ann.bitcoin_key_1.serialize(), ann.bitcoin_key_2.serialize()],
-                tail,
-            }),
         };
         let slot = match self.free_channels.pop() {
             Some(s) => {
@@ -358,24 +401,24 @@ impl NetworkGraph {
                 s
             }
         };
-        self.by_scid.insert(ann.short_channel_id, slot);
+        self.by_scid.insert(scid, slot);
         for n in [n1, n2] {
             if let Some(Some(node)) = self.nodes.get_mut(idx(n)) {
                 node.channels.push(slot);
             }
         }
-        Ok(true)
+        true
     }
 
     fn node_or_insert(&mut self, id: NodeId) -> u32 {
-        if let Some(i) = self.node_index.get(&id) {
-            return *i;
+        if let Some(i) = self.node_slot(&id) {
+            return i;
         }
         let entry = NodeEntry {
             id,
             channels: Vec::new(),
-            announcement: None,
             requires_unknown: false,
+            info: None,
         };
         let slot = match self.free_nodes.pop() {
             Some(s) => {
@@ -410,7 +453,7 @@ impl NetworkGraph {
         if upd.chain_hash != self.chain {
             return Err(GossipError::WrongChain(upd.chain_hash));
         }
-        let (slot, c) = self
+        let (_, c) = self
             .channel_slot(upd.short_channel_id)
             .ok_or(GossipError::UnknownChannel(upd.short_channel_id))?;
         let ts = u64::from(upd.timestamp);
@@ -425,18 +468,17 @@ impl NetworkGraph {
             });
         }
         let dir = usize::from(upd.direction());
+        let fingerprint = message_fingerprint(&channel_update_signed_bytes(upd));
         if let Some(Some(old)) = c.dirs.get(dir) {
-            if upd.timestamp < old.policy.timestamp {
+            if upd.timestamp < old.timestamp {
                 return Err(GossipError::StaleUpdate {
-                    stored: old.policy.timestamp,
+                    stored: old.timestamp,
                     received: upd.timestamp,
                 });
             }
-            if upd.timestamp == old.policy.timestamp {
-                let same = DirectedPolicy::from_update(upd) == old.policy
-                    && upd.message_flags == old.message_flags
-                    && upd.channel_flags == old.channel_flags
-                    && *upd.extension == *old.extension;
+            if upd.timestamp == old.timestamp {
+                let same = DirectedPolicy::from_update(upd) == *old
+                    && c.fingerprints.get(dir) == Some(&fingerprint);
                 return if same {
                     Ok(UpdateOutcome::Duplicate)
                 } else {
@@ -458,26 +500,51 @@ impl NetworkGraph {
             .ok_or(GossipError::InvalidKey)?;
         verify_channel_update(secp, upd, &signer)?;
         upd.encode_message().map_err(GossipError::Encode)?;
-        let new = Direction {
-            policy: DirectedPolicy::from_update(upd),
-            message_flags: upd.message_flags,
-            channel_flags: upd.channel_flags,
-            signature: upd.signature,
-            extension: upd.extension.clone().into_boxed_slice(),
-        };
-        if let Some(Some(c)) = self.channels.get_mut(idx(slot)) {
-            if let Some(d) = c.dirs.get_mut(dir) {
-                *d = Some(new);
-            }
-        }
+        self.insert_update_trusted(
+            upd.short_channel_id,
+            upd.direction(),
+            DirectedPolicy::from_update(upd),
+            fingerprint,
+        );
         Ok(UpdateOutcome::Applied)
+    }
+
+    /// Sets one direction's policy from an update validated before (loading
+    /// from the node's store): no signature, timestamp or limit check.
+    /// `direction` is the update's direction bit (0: `node_1` forwards to
+    /// `node_2`); `fingerprint` is [`message_fingerprint`] of its signed
+    /// bytes. `false` if the channel is unknown.
+    pub fn insert_update_trusted(
+        &mut self,
+        scid: ShortChannelId,
+        direction: u8,
+        policy: DirectedPolicy,
+        fingerprint: u32,
+    ) -> bool {
+        let Some(slot) = self.by_scid.get(&scid).copied() else {
+            return false;
+        };
+        let dir = usize::from(direction & 1);
+        match self.channels.get_mut(idx(slot)) {
+            Some(Some(c)) => {
+                if let Some(d) = c.dirs.get_mut(dir) {
+                    *d = Some(policy);
+                }
+                if let Some(f) = c.fingerprints.get_mut(dir) {
+                    *f = fingerprint;
+                }
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Validates and applies a `node_announcement`: the node must have a
     /// channel ([`GossipError::UnknownNode`]), the timestamp must be at most
     /// a day ahead of `now` and newer than the stored one (equal with the
     /// same content is [`UpdateOutcome::Duplicate`]), and the signature
-    /// valid. Alias, colour, addresses, features and the signature are kept.
+    /// valid. Alias, colour, addresses and features are kept (not the
+    /// signature).
     pub fn apply_node_announcement<C: Verification>(
         &mut self,
         secp: &Secp256k1<C>,
@@ -492,10 +559,8 @@ impl NetworkGraph {
                 timestamp: ann.timestamp,
             });
         }
-        if let Some(old) = self
-            .node_entry(slot)
-            .and_then(|n| n.announcement.as_deref())
-        {
+        let fingerprint = message_fingerprint(&node_announcement_signed_bytes(ann));
+        if let Some(old) = self.node_entry(slot).and_then(|n| n.info.as_deref()) {
             if ann.timestamp < old.timestamp {
                 return Err(GossipError::StaleUpdate {
                     stored: old.timestamp,
@@ -503,11 +568,7 @@ impl NetworkGraph {
                 });
             }
             if ann.timestamp == old.timestamp {
-                let same = NodeAnnouncement {
-                    signature: old.signature,
-                    ..ann.clone()
-                } == *old;
-                return if same {
+                return if fingerprint == old.fingerprint {
                     Ok(UpdateOutcome::Duplicate)
                 } else {
                     Err(GossipError::ConflictingUpdate {
@@ -518,11 +579,34 @@ impl NetworkGraph {
         }
         verify_node_announcement(secp, ann)?;
         ann.encode_message().map_err(GossipError::Encode)?;
-        if let Some(Some(node)) = self.nodes.get_mut(idx(slot)) {
-            node.requires_unknown = ann.features.features().requires_unknown_bits();
-            node.announcement = Some(Box::new(ann.clone()));
-        }
+        self.insert_node_trusted(ann);
         Ok(UpdateOutcome::Applied)
+    }
+
+    /// Records a node's announcement validated before (loading from the
+    /// node's store): no signature or timestamp check. `false` if the node
+    /// has no channel in the graph.
+    pub fn insert_node_trusted(&mut self, ann: &NodeAnnouncement) -> bool {
+        let Some(slot) = self.node_slot(&ann.node_id) else {
+            return false;
+        };
+        let features = ann.features.features();
+        let info = NodeInfo {
+            timestamp: ann.timestamp,
+            fingerprint: message_fingerprint(&node_announcement_signed_bytes(ann)),
+            alias: ann.alias,
+            rgb_color: ann.rgb_color,
+            addresses: ann.addresses.clone().into_boxed_slice(),
+            features: features.clone(),
+        };
+        match self.nodes.get_mut(idx(slot)) {
+            Some(Some(node)) => {
+                node.requires_unknown = features.requires_unknown_bits();
+                node.info = Some(Box::new(info));
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Removes a channel (its funding output was spent). Nodes left without
@@ -563,6 +647,12 @@ impl NetworkGraph {
     /// BOLT 7 also allows pruning when only one direction is stale; Fulmen
     /// keeps such a channel (the fresh direction is still usable).
     pub fn prune_stale(&mut self, now: u64) -> usize {
+        self.prune_stale_ids(now).len()
+    }
+
+    /// [`NetworkGraph::prune_stale`], returning the removed channels' ids
+    /// (to delete them from a store too).
+    pub fn prune_stale_ids(&mut self, now: u64) -> Vec<ShortChannelId> {
         let stale = |t: u64| t.saturating_add(STALE_AFTER_SECS) < now;
         let doomed: Vec<ShortChannelId> = self
             .channels
@@ -571,27 +661,30 @@ impl NetworkGraph {
             .filter(|c| {
                 let mut updates = c.dirs.iter().flatten().peekable();
                 if updates.peek().is_none() {
-                    stale(c.added_at)
+                    stale(u64::from(c.added_at))
                 } else {
-                    updates.all(|d| stale(u64::from(d.policy.timestamp)))
+                    updates.all(|d| stale(u64::from(d.timestamp)))
                 }
             })
             .map(|c| c.scid)
             .collect();
-        doomed.iter().filter(|s| self.remove_channel(**s)).count()
+        doomed
+            .into_iter()
+            .filter(|s| self.remove_channel(*s))
+            .collect()
     }
 
     /// What the graph knows about a channel.
     pub fn channel(&self, scid: ShortChannelId) -> Option<ChannelView> {
         let (_, c) = self.channel_slot(scid)?;
-        let [d0, d1] = &c.dirs;
+        let [d0, d1] = c.dirs;
         Some(ChannelView {
             short_channel_id: c.scid,
             node_1: self.node_id_at(c.nodes[0])?,
             node_2: self.node_id_at(c.nodes[1])?,
             capacity: c.capacity,
-            one_to_two: d0.as_ref().map(|d| d.policy),
-            two_to_one: d1.as_ref().map(|d| d.policy),
+            one_to_two: d0,
+            two_to_one: d1,
         })
     }
 
@@ -603,16 +696,30 @@ impl NetworkGraph {
     /// What the graph knows about a node.
     pub fn node(&self, id: &NodeId) -> Option<NodeView> {
         let n = self.node_entry(self.node_slot(id)?)?;
-        let a = n.announcement.as_deref();
+        let a = n.info.as_deref();
         Some(NodeView {
             node_id: n.id,
             alias: a.map(|a| a.alias),
             rgb_color: a.map(|a| a.rgb_color),
-            addresses: a.map(|a| a.addresses.clone()).unwrap_or_default(),
-            features: a.map(|a| a.features.features().clone()).unwrap_or_default(),
+            addresses: a.map(|a| a.addresses.to_vec()).unwrap_or_default(),
+            features: a.map(|a| a.features.clone()).unwrap_or_default(),
             timestamp: a.map(|a| a.timestamp),
             num_channels: n.channels.len(),
         })
+    }
+
+    /// Whether a node has a channel with at least one `channel_update` (so
+    /// a peer given the channel's gossip can accept its
+    /// `node_announcement`).
+    pub fn node_has_updated_channel(&self, id: &NodeId) -> bool {
+        self.node_slot(id)
+            .and_then(|i| self.node_entry(i))
+            .is_some_and(|n| {
+                n.channels.iter().any(|c| {
+                    self.channel_entry(*c)
+                        .is_some_and(|c| c.dirs.iter().any(Option::is_some))
+                })
+            })
     }
 
     /// The channels of a node (none if unknown).
@@ -622,129 +729,6 @@ impl NetworkGraph {
             .into_iter()
             .flat_map(|n| n.channels.iter())
             .filter_map(|c| self.channel_entry(*c).map(|c| c.scid))
-    }
-
-    fn encode_announcement(&self, c: &ChannelEntry) -> Option<Vec<u8>> {
-        let a = &c.announcement;
-        let [s1, s2, b1, b2] = a.signatures;
-        let [k1, k2] = &a.bitcoin_keys;
-        let (features, extension) = match &a.tail {
-            Some(t) => (t.features.clone(), t.extension.clone()),
-            None => (WireFeatures::default(), Vec::new()),
-        };
-        ChannelAnnouncement {
-            node_signature_1: s1,
-            node_signature_2: s2,
-            bitcoin_signature_1: b1,
-            bitcoin_signature_2: b2,
-            features,
-            chain_hash: self.chain,
-            short_channel_id: c.scid,
-            node_id_1: self.node_id_at(c.nodes[0])?,
-            node_id_2: self.node_id_at(c.nodes[1])?,
-            bitcoin_key_1: PublicKey::from_slice(k1).ok()?,
-            bitcoin_key_2: PublicKey::from_slice(k2).ok()?,
-            extension,
-        }
-        .encode_message()
-        .ok()
-    }
-
-    fn encode_update(&self, c: &ChannelEntry, d: &Direction) -> Option<Vec<u8>> {
-        let p = &d.policy;
-        ChannelUpdate {
-            signature: d.signature,
-            chain_hash: self.chain,
-            short_channel_id: c.scid,
-            timestamp: p.timestamp,
-            message_flags: d.message_flags,
-            channel_flags: d.channel_flags,
-            cltv_expiry_delta: p.cltv_expiry_delta,
-            htlc_minimum: p.htlc_minimum,
-            fee_base_msat: p.fee_base_msat,
-            fee_proportional_millionths: p.fee_proportional_millionths,
-            htlc_maximum: p.htlc_maximum,
-            extension: d.extension.to_vec(),
-        }
-        .encode_message()
-        .ok()
-    }
-
-    fn encode_node(&self, n: u32) -> Option<(u32, Vec<u8>)> {
-        let a = self.node_entry(n)?.announcement.as_deref()?;
-        Some((a.timestamp, a.encode_message().ok()?))
-    }
-
-    /// Every stored message, encoded, for an initial sync: for each channel
-    /// in short channel id order that has at least one `channel_update`, its
-    /// `channel_announcement`, then its updates, then the
-    /// `node_announcement`s of its nodes not sent yet. A channel with no
-    /// update is not sent (BOLT 7), nor is a node none of whose channels is.
-    pub fn gossip_messages(&self) -> Vec<Vec<u8>> {
-        self.gossip_between(0, u64::MAX)
-    }
-
-    /// The messages a `gossip_timestamp_filter` asks for: those with
-    /// `first_timestamp <= timestamp < first_timestamp + range`, where a
-    /// `channel_announcement` takes the timestamp of either of its updates
-    /// (it is sent if either is in range, before them). A `node_announcement`
-    /// in range follows the first announcement sent that names its node, or
-    /// comes at the end if none is, and only if one of the node's channels
-    /// has an update (so the peer can have its announcement).
-    pub fn gossip_since(&self, first_timestamp: u32, range: u32) -> Vec<Vec<u8>> {
-        let lo = u64::from(first_timestamp);
-        self.gossip_between(lo, lo + u64::from(range))
-    }
-
-    fn gossip_between(&self, lo: u64, hi: u64) -> Vec<Vec<u8>> {
-        let in_range = |t: u32| (lo..hi).contains(&u64::from(t));
-        let mut out = Vec::new();
-        let mut nodes_sent = HashSet::new();
-        for slot in self.by_scid.values() {
-            let Some(c) = self.channel_entry(*slot) else {
-                continue;
-            };
-            if !c
-                .dirs
-                .iter()
-                .flatten()
-                .any(|d| in_range(d.policy.timestamp))
-            {
-                continue;
-            }
-            let Some(ann) = self.encode_announcement(c) else {
-                continue;
-            };
-            out.push(ann);
-            for d in c.dirs.iter().flatten() {
-                if in_range(d.policy.timestamp) {
-                    out.extend(self.encode_update(c, d));
-                }
-            }
-            for n in c.nodes {
-                if let Some((t, bytes)) = self.encode_node(n) {
-                    if in_range(t) && nodes_sent.insert(n) {
-                        out.push(bytes);
-                    }
-                }
-            }
-        }
-        for (i, n) in self.nodes.iter().enumerate() {
-            let Some(n) = n else { continue };
-            let i = u32::try_from(i).unwrap_or(u32::MAX);
-            let announced = n.channels.iter().any(|c| {
-                self.channel_entry(*c)
-                    .is_some_and(|c| c.dirs.iter().any(Option::is_some))
-            });
-            if announced && !nodes_sent.contains(&i) {
-                if let Some((t, bytes)) = self.encode_node(i) {
-                    if in_range(t) {
-                        out.push(bytes);
-                    }
-                }
-            }
-        }
-        out
     }
 
     /// The short channel ids of channels funded in blocks
@@ -769,63 +753,40 @@ impl NetworkGraph {
         found
     }
 
-    /// The reply to `query_short_channel_ids`: for each known id in order,
-    /// its `channel_announcement`, its `channel_update`s, and the
-    /// `node_announcement`s of its nodes, each node at most once.
-    pub fn messages_for_scids(&self, scids: &[ShortChannelId]) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
-        let mut nodes_sent = HashSet::new();
-        for scid in scids {
-            let Some((_, c)) = self.channel_slot(*scid) else {
-                continue;
-            };
-            let Some(ann) = self.encode_announcement(c) else {
-                continue;
-            };
-            out.push(ann);
-            for d in c.dirs.iter().flatten() {
-                out.extend(self.encode_update(c, d));
-            }
-            for n in c.nodes {
-                if nodes_sent.insert(n) {
-                    out.extend(self.encode_node(n).map(|(_, b)| b));
-                }
-            }
+    /// Frees spare capacity of the tables (after a bulk load).
+    pub fn shrink_to_fit(&mut self) {
+        self.channels.shrink_to_fit();
+        self.nodes.shrink_to_fit();
+        self.node_index.shrink_to_fit();
+        for n in self.nodes.iter_mut().flatten() {
+            n.channels.shrink_to_fit();
         }
-        out
     }
 
-    /// An estimate of the heap and inline memory the graph uses, in bytes.
+    /// An estimate of the heap and inline memory the graph uses, in bytes:
+    /// the channel and node tables at their capacity, each node's channel
+    /// list, the boxed node announcements with their addresses and
+    /// features, the short-channel-id B-tree (leaves about 2/3 full) and
+    /// the node-id hash map (its buckets and control bytes).
     pub fn approx_memory_bytes(&self) -> usize {
         use core::mem::size_of;
         let mut total = size_of::<Self>();
         total += self.channels.capacity() * size_of::<Option<ChannelEntry>>();
         total += (self.free_channels.capacity() + self.free_nodes.capacity()) * size_of::<u32>();
-        // B-tree leaves hold up to 11 entries and are about 2/3 full.
-        total += self.by_scid.len() * (size_of::<ShortChannelId>() + size_of::<u32>()) * 3 / 2;
-        // Hash map: one control byte per bucket, buckets 8/7 of the length.
-        total += self.node_index.capacity() * (size_of::<(NodeId, u32)>() + 1) * 8 / 7;
-        for c in self.channels.iter().flatten() {
-            total += size_of::<AnnouncementParts>();
-            if let Some(t) = &c.announcement.tail {
-                total += size_of::<AnnouncementTail>()
-                    + t.features.to_wire().len()
-                    + t.extension.capacity();
-            }
-            total += c
-                .dirs
-                .iter()
-                .flatten()
-                .map(|d| d.extension.len())
-                .sum::<usize>();
-        }
+        // B-tree: 11 keys and values per node plus a parent pointer and
+        // lengths, about 2/3 full; internal nodes add about 1/11.
+        let btree_node = 11 * (size_of::<ShortChannelId>() + size_of::<u32>()) + 16;
+        total += self.by_scid.len() * btree_node * 3 / (2 * 11) * 12 / 11;
+        // Hash map: buckets are a power of two at most 7/8 full, one
+        // control byte each.
+        let buckets = (self.node_index.capacity() * 8 / 7).next_power_of_two();
+        total += buckets * (size_of::<(NodeId, u32)>() + 1);
         total += self.nodes.capacity() * size_of::<Option<NodeEntry>>();
         for n in self.nodes.iter().flatten() {
             total += n.channels.capacity() * size_of::<u32>();
-            if let Some(a) = &n.announcement {
-                total += size_of::<NodeAnnouncement>()
-                    + a.addresses.capacity() * size_of::<NetAddress>()
-                    + a.extension.capacity()
+            if let Some(a) = &n.info {
+                total += size_of::<NodeInfo>()
+                    + a.addresses.len() * size_of::<NetAddress>()
                     + a.features.to_wire().len();
             }
         }

@@ -440,7 +440,7 @@ impl<'a> Search<'a> {
                 let [n1, n2] = c.nodes;
                 let (from, dir) = if n1 == n { (n2, 1) } else { (n1, 0) };
                 let cap_msat = c.capacity.checked_to_msat().unwrap_or(Msat::MAX);
-                let policy = c.dirs.get(dir).and_then(Option::as_ref).map(|d| d.policy);
+                let policy = c.dirs.get(dir).copied().flatten();
                 let edge = match policy {
                     _ if from == self.source && !self.first_hops.is_empty() => continue,
                     Some(p) => Edge {

@@ -5,6 +5,7 @@
 //! | --- | --- | --- |
 //! | `seed` | the node's BIP39 mnemonic (24 English words, one line). Every key of the node comes from it: **back it up, never share it**. Written once, at the first start. | 0600 |
 //! | `node.sqlite` | the node's store (channel states, invoices, payments; fulmen-store), held with an exclusive lock while the node runs, so a second node on the same directory refuses to start | 0600 |
+//! | `gossip.sqlite` | the network graph's signed gossip (fulmen-store's `gossip` table), owned by the gossip thread; public data, re-learnt from peers if lost | 0600 |
 //! | `wallet.sqlite` | the on-chain wallet (public descriptors, chain data; no private key) | default |
 //! | `chain/` | the embedded regtest chain's blocks (only without `--bitcoind-rpc`) | default |
 //! | `rpc.cookie` | `__cookie__:<64 hex digits>`, the RPC password, new at every start, removed at stop | 0600 |
@@ -34,6 +35,8 @@ pub const COOKIE_FILE: &str = "rpc.cookie";
 pub const RPC_ADDRESS_FILE: &str = "rpc.address";
 /// File name of the node's store.
 pub const STORE_FILE: &str = "node.sqlite";
+/// File name of the gossip store.
+pub const GOSSIP_FILE: &str = "gossip.sqlite";
 /// File name of the on-chain wallet database.
 pub const WALLET_FILE: &str = "wallet.sqlite";
 /// Directory of the embedded chain.
@@ -170,6 +173,11 @@ impl DataDir {
     /// `node.sqlite`.
     pub fn store_path(&self) -> PathBuf {
         self.root.join(STORE_FILE)
+    }
+
+    /// `gossip.sqlite`.
+    pub fn gossip_path(&self) -> PathBuf {
+        self.root.join(GOSSIP_FILE)
     }
 
     /// `wallet.sqlite`.

@@ -6,8 +6,8 @@
 //! | --- | --- |
 //! | `channel_announcement` | the four signatures ([`NetworkGraph::add_channel`]), then the funding output on chain: the block at the short channel id's height, its transaction and output, paying the 2-of-2 of the two `bitcoin_key`s, still unspent; its value is the capacity |
 //! | `channel_update`, `node_announcement` | signature, newer timestamp, known channel/node (the graph's checks) |
-//! | `gossip_timestamp_filter` | the peer wants gossip: what the graph holds in its range is sent, and later relays |
-//! | `query_channel_range` / `query_short_channel_ids` | answered from the graph (uncompressed encoding) |
+//! | `gossip_timestamp_filter` | the peer wants gossip: what the gossip store holds in its range is sent, and later relays |
+//! | `query_channel_range` / `query_short_channel_ids` | answered from the graph (ids) and the gossip store (messages; uncompressed encoding) |
 //! | a peer connects | we send `gossip_timestamp_filter` (everything) if it supports `gossip_queries`; otherwise it gets our whole graph and every relay |
 //! | a block | channels whose funding output it spends leave the graph; stale channels are pruned every 144 blocks |
 //!
@@ -19,11 +19,16 @@
 //! buffered without bound.
 //!
 //! The graph is shared with the channel manager (read-only there) to find
-//! routes. It lives in memory and is learnt again from peers after a
-//! restart.
+//! routes. It keeps only what routing and validation need; the signed
+//! messages are in the thread's own gossip store (`gossip.sqlite`, see
+//! [`store`] for the design), written once per flush, read to answer sync
+//! requests, and loaded back into the graph at start.
+
+mod store;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -35,6 +40,7 @@ use fulmen_chain::ChainSource;
 use fulmen_graph::sign::sign_node_announcement;
 use fulmen_graph::validate::funding_script;
 use fulmen_graph::{NetworkGraph, UpdateOutcome};
+use fulmen_store::GossipRow;
 use fulmen_types::{Feature, Features, NodeId, Sat, ShortChannelId};
 use fulmen_wire::{
     ChannelAnnouncement, ChannelUpdate, GossipTimestampFilter, Message, NetAddress,
@@ -189,17 +195,53 @@ pub struct GossipParts {
     pub config: GossipConfig,
     /// Where [`crate::NodeEvent::GraphChanged`] goes.
     pub events: tokio::sync::broadcast::Sender<crate::NodeEvent>,
+    /// The gossip store's file (`gossip.sqlite` in the datadir); `None`:
+    /// gossip is not persisted.
+    pub store_path: Option<PathBuf>,
 }
 
-/// Starts the gossip thread on `rx` (from [`GossipHandle::new`]).
+/// What [`load`] read from the gossip store, for [`spawn`].
+#[derive(Debug)]
+pub struct LoadedGossip(store::Loaded);
+
+/// Opens the gossip store at `path` (created if absent) and loads the
+/// network graph from it; blocking (≤ ~300 ms for a mainnet graph). With
+/// no path, an empty graph and no persistence.
+pub fn load(
+    path: Option<&std::path::Path>,
+    network: Network,
+    chain: &dyn ChainSource,
+) -> LoadedGossip {
+    let chain_hash = ChainHash::using_genesis_block(network);
+    LoadedGossip(match path {
+        Some(p) => store::load(p, chain_hash, chain, crate::chain::unix_now()),
+        None => store::Loaded {
+            graph: NetworkGraph::new(chain_hash),
+            funding: HashMap::new(),
+            store: store::GossipStore::none(),
+        },
+    })
+}
+
+/// Starts the gossip thread on `rx` (from [`GossipHandle::new`]) with the
+/// graph `loaded` from the gossip store, which replaces the handle's.
 pub(crate) fn spawn(
     handle: &GossipHandle,
     rx: Receiver<GossipInput>,
     parts: GossipParts,
+    loaded: LoadedGossip,
     guard: TaskGuard,
 ) -> std::io::Result<()> {
     let secp = Secp256k1::new();
     let our_id = NodeId::from_pubkey(&PublicKey::from_secret_key(&secp, &parts.node_secret));
+    let store::Loaded {
+        graph,
+        funding,
+        store,
+    } = loaded.0;
+    if let Ok(mut g) = handle.graph.write() {
+        *g = graph;
+    }
     let mut gossip = Gossip {
         graph: handle.graph.clone(),
         secp,
@@ -207,7 +249,8 @@ pub(crate) fn spawn(
         parts,
         peers: HashMap::new(),
         pending: Vec::new(),
-        funding: HashMap::new(),
+        funding,
+        store,
         local: HashSet::new(),
         node_stamp: 0,
     };
@@ -225,6 +268,7 @@ pub(crate) fn spawn(
                     gossip.flush();
                 }
             }
+            gossip.store.commit();
             tracing::debug!("gossip thread stopped");
             drop(guard);
         })
@@ -251,6 +295,8 @@ struct Gossip {
     pending: Vec<(Option<NodeId>, Message)>,
     /// Funding outpoints of the graph's channels (spends remove them).
     funding: HashMap<OutPoint, ShortChannelId>,
+    /// The signed messages, persisted.
+    store: store::GossipStore,
     /// Our own announced channels.
     local: HashSet<ShortChannelId>,
     /// The timestamp of our last `node_announcement`.
@@ -358,6 +404,7 @@ impl Gossip {
         match added {
             Ok(true) => {
                 self.funding.insert(outpoint, ann.short_channel_id);
+                self.store.put_channel(ann, outpoint, capacity, now);
                 self.pending
                     .push((from, Message::ChannelAnnouncement(ann.clone())));
                 true
@@ -399,6 +446,7 @@ impl Gossip {
         };
         match outcome {
             Ok(UpdateOutcome::Applied) => {
+                self.store.put_update(upd);
                 self.pending
                     .push((from, Message::ChannelUpdate(upd.clone())));
                 true
@@ -420,6 +468,7 @@ impl Gossip {
         };
         match outcome {
             Ok(UpdateOutcome::Applied) => {
+                self.store.put_node(ann);
                 self.pending
                     .push((from, Message::NodeAnnouncement(ann.clone())));
                 true
@@ -475,25 +524,25 @@ impl Gossip {
 
     fn on_block(&mut self, height: u32, block: &Block) {
         let mut spent = Vec::new();
-        for tx in &block.txdata {
-            for input in &tx.input {
-                if let Some(scid) = self.funding.remove(&input.previous_output) {
-                    spent.push(scid);
-                }
-            }
-        }
         if let Ok(mut g) = self.graph.write() {
+            spent = store::remove_spent(&mut g, &mut self.funding, &mut self.store, block);
             for scid in &spent {
-                g.remove_channel(*scid);
                 self.local.remove(scid);
             }
             if height % 144 == 0 {
-                let pruned = g.prune_stale(crate::chain::unix_now());
-                if pruned > 0 {
-                    tracing::info!(pruned, "stale channels pruned from the graph");
+                let stale = g.prune_stale_ids(crate::chain::unix_now());
+                for scid in &stale {
+                    // Its nodes' announcements, if they left the graph, are
+                    // dropped from the store at the next load.
+                    self.store.delete_channel(&g, *scid, &[]);
+                }
+                self.funding.retain(|_, scid| !stale.contains(scid));
+                if !stale.is_empty() {
+                    tracing::info!(pruned = stale.len(), "stale channels pruned from the graph");
                 }
             }
         }
+        self.store.set_height(height);
         if !spent.is_empty() {
             tracing::debug!(
                 closed = spent.len(),
@@ -555,16 +604,21 @@ impl Gossip {
         if q.chain_hash != self.chain_hash() {
             return;
         }
-        let messages = self
-            .graph
-            .read()
-            .map(|g| g.messages_for_scids(&q.short_channel_ids))
-            .unwrap_or_default();
-        for bytes in messages {
-            if let Ok(msg) = Message::decode(&bytes) {
-                self.send(&peer, msg);
+        let rows = self.store.for_scids(&q.short_channel_ids);
+        let mut nodes: Vec<NodeId> = Vec::new();
+        if let Ok(g) = self.graph.read() {
+            for scid in &q.short_channel_ids {
+                if let Some(c) = g.channel(*scid) {
+                    for n in [c.node_1, c.node_2] {
+                        if !nodes.contains(&n) {
+                            nodes.push(n);
+                        }
+                    }
+                }
             }
         }
+        let node_rows = self.store.nodes(&nodes);
+        self.send_rows(&peer, rows.into_iter().chain(node_rows));
         self.send(
             &peer,
             Message::ReplyShortChannelIdsEnd(ReplyShortChannelIdsEnd {
@@ -581,22 +635,36 @@ impl Gossip {
         tracing::trace!(%peer, "unsolicited reply_channel_range ignored");
     }
 
-    /// Sends the graph's gossip in `[first, first + range)` to a peer.
+    /// Sends the stored gossip in `[first, first + range)` to a peer: each
+    /// channel with an update in range (announcement, then those updates),
+    /// then the node announcements in range of nodes with an updated
+    /// channel (so the peer can accept them).
     fn dump(&mut self, peer: &NodeId, first: u32, range: u32) {
-        let messages = self
-            .graph
-            .read()
-            .map(|g| g.gossip_since(first, range))
-            .unwrap_or_default();
-        for bytes in messages {
-            if let Ok(msg) = Message::decode(&bytes) {
-                self.send(peer, msg);
+        let lo = u64::from(first);
+        let mut rows = self.store.in_range(lo, lo + u64::from(range));
+        if let Ok(g) = self.graph.read() {
+            rows.retain(|r| match r.key {
+                fulmen_store::GossipKey::NodeAnnouncement(id) => g.node_has_updated_channel(&id),
+                _ => true,
+            });
+        }
+        self.send_rows(peer, rows);
+    }
+
+    fn send_rows(&self, peer: &NodeId, rows: impl IntoIterator<Item = GossipRow>) {
+        for row in rows {
+            match Message::decode(&row.message) {
+                Ok(msg) => self.send(peer, msg),
+                Err(e) => {
+                    tracing::warn!(key = ?row.key, error = %e, "stored gossip does not decode: not sent");
+                }
             }
         }
     }
 
     /// Relays what was accepted since the last flush.
     fn flush(&mut self) {
+        self.store.commit();
         if self.pending.is_empty() {
             return;
         }

@@ -246,6 +246,11 @@ impl Node {
             }
             None => None,
         };
+        let loaded_gossip = {
+            let path = datadir.gossip_path();
+            let source = chain.source.clone();
+            blocking(move || Ok(crate::gossip::load(Some(&path), network, source.as_ref()))).await?
+        };
         crate::gossip::spawn(
             &gossip,
             gossip_rx,
@@ -258,7 +263,9 @@ impl Node {
                 outbox: Arc::new(peers.clone()),
                 config: crate::gossip::GossipConfig::default(),
                 events: events.clone(),
+                store_path: Some(datadir.gossip_path()),
             },
+            loaded_gossip,
             tasks.guard(),
         )
         .map_err(NodeError::Io)?;

@@ -15,10 +15,11 @@
 
 use std::collections::BTreeMap;
 
-use fulmen_types::{ChannelId, NodeId, PaymentHash};
+use fulmen_types::{ChannelId, NodeId, PaymentHash, ShortChannelId};
 
 use crate::channels::{self, ChannelOp, ChannelStatus};
 use crate::forwards::{Forward, ForwardUpdate};
+use crate::gossip::{ChannelFunding, GossipKey, GossipOp, GossipRow};
 use crate::invoices::{Invoice, InvoiceUpdate};
 use crate::payments::{PartUpdate, Payment, PaymentPart, PaymentUpdate};
 use crate::peers::Peer;
@@ -40,6 +41,7 @@ pub(crate) enum Op {
     RemovePeer(NodeId),
     SetKv(String, Vec<u8>),
     DeleteKv(String),
+    Gossip(GossipOp),
 }
 
 /// The writes of one tick, to commit atomically with
@@ -236,6 +238,73 @@ impl Batch {
     /// Removes a node-level setting.
     pub fn delete_kv(&mut self, key: impl Into<String>) -> &mut Self {
         self.ops.push(Op::DeleteKv(key.into()));
+        self
+    }
+
+    /// Stores an accepted `channel_announcement` (encoded, type included)
+    /// with its funding output, accepted at `added_at` (unix seconds).
+    /// Replaces a stored one with the same short channel id.
+    pub fn put_gossip_channel(
+        &mut self,
+        scid: ShortChannelId,
+        funding: ChannelFunding,
+        added_at: u64,
+        message: Vec<u8>,
+    ) -> &mut Self {
+        self.ops.push(Op::Gossip(GossipOp::Put(GossipRow {
+            key: GossipKey::ChannelAnnouncement(scid),
+            timestamp: added_at,
+            message,
+            funding: Some(funding),
+        })));
+        self
+    }
+
+    /// Stores an accepted `channel_update` (encoded), replacing the one
+    /// stored for the same channel and direction bit.
+    pub fn put_gossip_update(
+        &mut self,
+        scid: ShortChannelId,
+        direction: u8,
+        timestamp: u64,
+        message: Vec<u8>,
+    ) -> &mut Self {
+        self.ops.push(Op::Gossip(GossipOp::Put(GossipRow {
+            key: GossipKey::ChannelUpdate(scid, direction & 1),
+            timestamp,
+            message,
+            funding: None,
+        })));
+        self
+    }
+
+    /// Stores an accepted `node_announcement` (encoded), replacing the one
+    /// stored for the node.
+    pub fn put_gossip_node(
+        &mut self,
+        node_id: NodeId,
+        timestamp: u64,
+        message: Vec<u8>,
+    ) -> &mut Self {
+        self.ops.push(Op::Gossip(GossipOp::Put(GossipRow {
+            key: GossipKey::NodeAnnouncement(node_id),
+            timestamp,
+            message,
+            funding: None,
+        })));
+        self
+    }
+
+    /// Deletes a channel's announcement and both its updates (no error if
+    /// absent).
+    pub fn delete_gossip_channel(&mut self, scid: ShortChannelId) -> &mut Self {
+        self.ops.push(Op::Gossip(GossipOp::DeleteChannel(scid)));
+        self
+    }
+
+    /// Deletes a node's announcement (no error if absent).
+    pub fn delete_gossip_node(&mut self, node_id: NodeId) -> &mut Self {
+        self.ops.push(Op::Gossip(GossipOp::DeleteNode(node_id)));
         self
     }
 }

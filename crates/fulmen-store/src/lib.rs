@@ -29,6 +29,10 @@
 //! Its schema is versioned ([`SCHEMA_VERSION`]); opening migrates an older
 //! database and refuses a newer one ([`StoreError::SchemaTooNew`]).
 //!
+//! A second store file can hold the node's gossip: the `gossip` table keeps
+//! accepted BOLT 7 messages by (kind, key) ([`GossipRow`],
+//! [`Batch::put_gossip_channel`] and friends, [`Store::visit_gossip`]).
+//!
 //! The store knows nothing of channel internals: channel states and revoked
 //! commitment records are opaque blobs produced by fulmen-channel. Times are
 //! arguments (unix seconds), never read from a clock here. Record types that
@@ -40,6 +44,7 @@ mod batch;
 mod channels;
 mod error;
 mod forwards;
+mod gossip;
 mod invoices;
 mod kv;
 mod payments;
@@ -53,6 +58,7 @@ pub use batch::Batch;
 pub use channels::{ChannelStatus, StoredChannel};
 pub use error::{CorruptReason, RecordRef, StoreError};
 pub use forwards::{Forward, ForwardStatus, ForwardUpdate};
+pub use gossip::{ChannelFunding, GossipKey, GossipRow};
 pub use invoices::{Invoice, InvoiceStatus, InvoiceUpdate};
 pub use payments::{PartStatus, PartUpdate, Payment, PaymentPart, PaymentStatus, PaymentUpdate};
 pub use peers::Peer;

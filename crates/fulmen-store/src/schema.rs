@@ -134,14 +134,45 @@ CREATE TABLE kv (
 );
 ";
 
+/// Version 2: the `gossip` table (see `gossip.rs`): accepted BOLT 7
+/// messages by (kind, key). Kind 0 is a `channel_announcement` (key: the
+/// short channel id, 8 bytes big-endian; it carries the funding output's
+/// value and outpoint), 1 a `channel_update` (key: short channel id and
+/// direction bit, 9 bytes), 2 a `node_announcement` (key: the node id).
+/// `WITHOUT ROWID`, so that a scan of one kind reads rows in key order
+/// straight from the primary key.
+const V2: &str = "
+CREATE TABLE gossip (
+    kind INTEGER NOT NULL CHECK (kind IN (0, 1, 2)),
+    key BLOB NOT NULL
+        CHECK (length(key) = CASE kind WHEN 0 THEN 8 WHEN 1 THEN 9 ELSE 33 END),
+    timestamp INTEGER NOT NULL CHECK (timestamp >= 0),
+    message BLOB NOT NULL,
+    capacity_sat INTEGER CHECK (capacity_sat IS NULL OR capacity_sat >= 0),
+    funding_txid BLOB CHECK (funding_txid IS NULL OR length(funding_txid) = 32),
+    funding_vout INTEGER
+        CHECK (funding_vout IS NULL OR funding_vout BETWEEN 0 AND 4294967295),
+    CHECK ((kind = 0) = (capacity_sat IS NOT NULL
+                         AND funding_txid IS NOT NULL
+                         AND funding_vout IS NOT NULL)),
+    PRIMARY KEY (kind, key)
+) WITHOUT ROWID;
+";
+
 /// Every migration step, in order. Step `i` has version `i + 1`.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    sql: V1,
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        sql: V1,
+    },
+    Migration {
+        version: 2,
+        sql: V2,
+    },
+];
 
 /// The schema version this binary writes: the last step's.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 const CREATE_VERSION_TABLE: &str = "
 CREATE TABLE IF NOT EXISTS schema_version (
@@ -299,6 +330,7 @@ mod tests {
             [
                 "channels",
                 "forwards",
+                "gossip",
                 "invoices",
                 "kv",
                 "payment_parts",

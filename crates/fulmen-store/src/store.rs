@@ -3,13 +3,14 @@
 use std::path::Path;
 use std::time::Duration;
 
-use fulmen_types::{ChannelId, PaymentHash};
+use fulmen_types::{ChannelId, NodeId, PaymentHash, ShortChannelId};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 use crate::batch::{Batch, Op};
 use crate::channels::{self, ChannelStatus, StoredChannel};
 use crate::error::StoreError;
 use crate::forwards::{self, Forward, ForwardStatus};
+use crate::gossip::{self, GossipRow};
 use crate::invoices::{self, Invoice, InvoiceStatus};
 use crate::kv;
 use crate::payments::{self, PartStatus, Payment, PaymentPart, PaymentStatus};
@@ -268,6 +269,50 @@ impl Store {
     pub fn get_kv(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         kv::get(&self.conn, key)
     }
+
+    /// Every stored gossip message in load order: each
+    /// `channel_announcement` followed by its `channel_update`s, by short
+    /// channel id, then every `node_announcement` by node id. Rows go to
+    /// `f` one at a time (return `false` to stop), so a whole graph is
+    /// never held twice.
+    pub fn visit_gossip(&self, mut f: impl FnMut(GossipRow) -> bool) -> Result<(), StoreError> {
+        gossip::visit_all(&self.conn, &mut f)
+    }
+
+    /// [`Store::visit_gossip`] collected.
+    pub fn gossip_dump(&self) -> Result<Vec<GossipRow>, StoreError> {
+        let mut out = Vec::new();
+        gossip::visit_all(&self.conn, &mut |r| {
+            out.push(r);
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// What a `gossip_timestamp_filter` for `[first, end)` asks for: each
+    /// channel with a `channel_update` timestamped in range, its
+    /// announcement then those updates, by short channel id; then the
+    /// `node_announcement`s timestamped in range, by node id.
+    pub fn gossip_in_range(&self, first: u64, end: u64) -> Result<Vec<GossipRow>, StoreError> {
+        gossip::in_range(&self.conn, first, end)
+    }
+
+    /// For each short channel id in order, its announcement and updates
+    /// (unknown ids skipped): a `query_short_channel_ids` reply.
+    pub fn gossip_for_scids(&self, scids: &[ShortChannelId]) -> Result<Vec<GossipRow>, StoreError> {
+        gossip::for_scids(&self.conn, scids)
+    }
+
+    /// The stored `node_announcement`s of these nodes, in the given order.
+    pub fn gossip_nodes(&self, ids: &[NodeId]) -> Result<Vec<GossipRow>, StoreError> {
+        gossip::nodes(&self.conn, ids)
+    }
+
+    /// How many gossip rows of each kind are stored: (channel
+    /// announcements, channel updates, node announcements).
+    pub fn gossip_counts(&self) -> Result<(u64, u64, u64), StoreError> {
+        gossip::counts(&self.conn)
+    }
 }
 
 /// Applies one non-channel change inside the commit transaction.
@@ -286,6 +331,7 @@ fn apply(conn: &Connection, op: &Op) -> Result<(), StoreError> {
         Op::RemovePeer(id) => peers::remove(conn, id),
         Op::SetKv(key, value) => kv::set(conn, key, value),
         Op::DeleteKv(key) => kv::delete(conn, key),
+        Op::Gossip(op) => gossip::apply(conn, op),
     }
 }
 

@@ -47,6 +47,7 @@ fn migrates_an_empty_database_to_the_current_schema() {
         [
             "channels",
             "forwards",
+            "gossip",
             "invoices",
             "kv",
             "payment_parts",

@@ -26,7 +26,7 @@ use fulmen_node::{
     ChainConfig, ChannelInfo, ConnectTarget, DisconnectReason, Node, NodeConfig, NodeEvent,
     OpenedChannel, OsEntropy, PaymentOutcome, PaymentStatusKind, PeerConfig,
 };
-use fulmen_types::{ChannelId, Msat, NodeId, PaymentHash, PaymentPreimage, Sat};
+use fulmen_types::{ChannelId, Msat, NodeId, PaymentHash, PaymentPreimage, Sat, ShortChannelId};
 use ldk_node::lightning::ln::channelmanager::PaymentId;
 use ldk_node::lightning::ln::msgs::SocketAddress;
 use ldk_node::lightning_invoice::{Bolt11Invoice, Bolt11InvoiceDescription, Description};
@@ -63,6 +63,9 @@ fn init_tracing() {
         .with_test_writer()
         .try_init();
 }
+
+/// ldk-node's alias when it announces channels ([`Net::start_announcing`]).
+pub const LDK_ALIAS: &str = "ldk-interop";
 
 /// The description of the test's ldk-node invoices.
 pub fn description() -> Bolt11InvoiceDescription {
@@ -101,6 +104,16 @@ impl Net {
     /// Chain, server, both nodes; each wallet holds one matured coinbase (50 BTC); Fulmen is
     /// connected to ldk-node.
     pub fn start(name: &'static str) -> Self {
+        Self::start_with(name, None)
+    }
+
+    /// [`Self::start`] with an ldk-node that may announce channels (ldk-node wants an alias
+    /// and listening addresses for that; it always listens here).
+    pub fn start_announcing(name: &'static str) -> Self {
+        Self::start_with(name, Some(LDK_ALIAS))
+    }
+
+    fn start_with(name: &'static str, ldk_alias: Option<&str>) -> Self {
         init_tracing();
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -158,6 +171,9 @@ impl Net {
                 port,
             }])
             .unwrap();
+        if let Some(alias) = ldk_alias {
+            builder.set_node_alias(alias.to_owned()).unwrap();
+        }
         let ldk = builder.build().unwrap();
         ldk.start().unwrap();
         eprintln!(
@@ -416,10 +432,20 @@ impl Net {
     /// Fulmen opens a channel to ldk-node; returns once its funding is broadcast and
     /// ldk-node reports the channel pending.
     pub fn fulmen_open_unconfirmed(&mut self, sat: u64, push_msat: u64) -> OpenedChannel {
+        self.fulmen_open_unconfirmed_with(sat, push_msat, false)
+    }
+
+    /// [`Self::fulmen_open_unconfirmed`], the channel announced (BOLT 7) if `announce`.
+    pub fn fulmen_open_unconfirmed_with(
+        &mut self,
+        sat: u64,
+        push_msat: u64,
+        announce: bool,
+    ) -> OpenedChannel {
         let opened = self
             .block_on(
                 self.fulmen
-                    .open_channel(self.ldk_id(), Sat(sat), Msat(push_msat), false),
+                    .open_channel(self.ldk_id(), Sat(sat), Msat(push_msat), announce),
             )
             .unwrap_or_else(|e| self.fail(&format!("openchannel failed: {e}")));
         let pending = self.ldk_event("ChannelPending", |e| match e {
@@ -464,6 +490,41 @@ impl Net {
         self.ldk
             .open_channel(self.fulmen_pk(), self.fulmen_socket(), sat, None, None)
             .unwrap_or_else(|e| self.fail(&format!("ldk open_channel failed: {e:?}")));
+        let id = self.ldk_channel_pending();
+        let info = self.fulmen_channel(id);
+        assert_eq!(info.funder_is_local, Some(false));
+        assert_eq!(
+            info.funding_txid,
+            self.ldk_channel_by_id(id)
+                .and_then(|c| c.funding_txo)
+                .map(|o| o.txid)
+        );
+        assert_eq!(info.capacity, Sat(sat));
+        id
+    }
+
+    /// ldk-node opens an announced channel of `sat` to the Fulmen node `peer` (listening at
+    /// `addr`), forwarding with `config` (fees, CLTV delta); returns the channel id once the
+    /// funding is in the mempool.
+    pub fn ldk_open_announced_unconfirmed(
+        &mut self,
+        peer: PublicKey,
+        addr: SocketAddr,
+        sat: u64,
+        config: ldk_node::config::ChannelConfig,
+    ) -> ChannelId {
+        let addr = SocketAddress::TcpIpV4 {
+            addr: [127, 0, 0, 1],
+            port: addr.port(),
+        };
+        self.ldk
+            .open_announced_channel(peer, addr, sat, None, Some(config))
+            .unwrap_or_else(|e| self.fail(&format!("ldk open_announced_channel failed: {e:?}")));
+        self.ldk_channel_pending()
+    }
+
+    /// Waits for ldk-node's `ChannelPending` and for the funding transaction in the mempool.
+    fn ldk_channel_pending(&mut self) -> ChannelId {
         let (id, funding) = self.ldk_event("ChannelPending", |e| match e {
             Event::ChannelPending {
                 channel_id,
@@ -475,10 +536,10 @@ impl Net {
         self.wait("ldk-node's funding transaction in the mempool", || {
             self.chain.in_mempool(&funding.txid).unwrap()
         });
-        let info = self.fulmen_channel(id);
-        assert_eq!(info.funder_is_local, Some(false));
-        assert_eq!(info.funding_txid, Some(funding.txid));
-        assert_eq!(info.capacity, Sat(sat));
+        assert_eq!(
+            self.ldk_channel_by_id(id).and_then(|c| c.funding_txo),
+            Some(funding)
+        );
         id
     }
 
@@ -512,6 +573,16 @@ impl Net {
     /// Waits for ldk-node's `PaymentSuccessful` of `payment_id` (failing on its
     /// `PaymentFailed`).
     pub fn ldk_payment_successful(&mut self, payment_id: PaymentId, hash: PaymentHash) {
+        self.ldk_payment_successful_with_fee(payment_id, hash, 0);
+    }
+
+    /// [`Self::ldk_payment_successful`] for a payment that paid `fee_msat` in routing fees.
+    pub fn ldk_payment_successful_with_fee(
+        &mut self,
+        payment_id: PaymentId,
+        hash: PaymentHash,
+        fee_msat: u64,
+    ) {
         let outcome = self.ldk_event("PaymentSuccessful", |e| match e {
             Event::PaymentSuccessful {
                 payment_id: Some(id),
@@ -531,7 +602,7 @@ impl Net {
                 assert_eq!(payment_hash.0, hash.0);
                 let preimage = PaymentPreimage(preimage.expect("preimage").0);
                 assert_eq!(preimage.payment_hash(), hash);
-                assert_eq!(fee, Some(0));
+                assert_eq!(fee, Some(fee_msat), "ldk-node's fee_paid_msat");
             }
             Err(reason) => self.fail(&format!("ldk-node's payment failed: {reason:?}")),
         }
@@ -822,6 +893,158 @@ impl Net {
             .collect()
     }
 
+    /// Another Fulmen node on the same chain (same settings as the first, its own data
+    /// directory and wallet, nothing funded); returns once it has followed the chain to the
+    /// first node's height.
+    pub fn start_other_fulmen(&self, alias: &str) -> OtherFulmen {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = self.fulmen_config.clone();
+        config.datadir = dir.path().to_path_buf();
+        config.alias = alias.to_owned();
+        let node = self
+            .block_on(Node::start(config, Arc::new(OsEntropy)))
+            .unwrap();
+        let events = node.subscribe();
+        eprintln!(
+            "[{}] fulmen {alias} {} at {:?}",
+            self.name,
+            node.node_id(),
+            node.listen_addr()
+        );
+        let other = OtherFulmen { node, events, dir };
+        other.wait_height(self, self.fulmen.block_height());
+        other
+    }
+
+    /// Stops a node of [`Self::start_other_fulmen`].
+    pub fn stop_other_fulmen(&self, other: OtherFulmen) {
+        other.node.stop();
+        let node = other.node.clone();
+        self.block_on(async move {
+            tokio::time::timeout(WAIT, node.wait_stopped())
+                .await
+                .expect("Fulmen stops in time")
+        });
+    }
+
+    /// `node` connects to the peer `to` (a Fulmen node) and remembers its address.
+    pub fn connect_fulmen(&self, node: &Node, to: &Node) {
+        let target = ConnectTarget {
+            node_id: to.node_id(),
+            address: to.listen_addr().unwrap().to_string(),
+        };
+        self.block_on(node.connect(&target)).unwrap();
+        self.wait("the Fulmen nodes connected", || {
+            node.peers().is_connected(&to.node_id()) && to.peers().is_connected(&node.node_id())
+        });
+    }
+
+    /// `node` (a Fulmen node) connects to ldk-node and remembers its address.
+    pub fn connect_to_ldk(&self, node: &Node) {
+        let target = ConnectTarget {
+            node_id: self.ldk_id(),
+            address: self.ldk_addr.to_string(),
+        };
+        self.block_on(node.connect(&target)).unwrap();
+        let pk = node.node_id().to_pubkey().unwrap();
+        self.wait("ldk-node to list the Fulmen node as connected", || {
+            self.ldk
+                .list_peers()
+                .iter()
+                .any(|p| p.node_id == pk && p.is_connected)
+        });
+    }
+
+    /// Waits until the Fulmen `node` has channel `id` in `normal` with its peer connected.
+    pub fn wait_fulmen_normal(&self, node: &Node, id: ChannelId) {
+        self.wait("the Fulmen channel normal", || {
+            self.block_on(node.list_channels())
+                .unwrap()
+                .iter()
+                .any(|c| c.channel_id == id && c.state == "normal" && c.connected)
+        });
+    }
+
+    /// Waits until `events` (of the Fulmen `node`) have shown that its network graph holds
+    /// each of `scids` with both directions' `channel_update`s; checks the graph at each
+    /// `GraphChanged`.
+    pub fn wait_fulmen_graph(
+        &self,
+        node: &Node,
+        events: &mut tokio::sync::broadcast::Receiver<NodeEvent>,
+        scids: &[ShortChannelId],
+    ) {
+        let graph = node.network_graph();
+        let complete = || {
+            let g = graph.read().unwrap();
+            scids.iter().all(|scid| {
+                g.channel(*scid)
+                    .is_some_and(|c| c.one_to_two.is_some() && c.two_to_one.is_some())
+            })
+        };
+        let deadline = Instant::now() + WAIT;
+        while !complete() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let got = self.block_on(async {
+                loop {
+                    match tokio::time::timeout(left, events.recv()).await {
+                        Ok(Ok(NodeEvent::GraphChanged { .. })) => return true,
+                        // Missed events: look at the graph again.
+                        Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {
+                            return true
+                        }
+                        Ok(Ok(_)) => continue,
+                        Ok(Err(_)) | Err(_) => return false,
+                    }
+                }
+            });
+            if !got {
+                let g = graph.read().unwrap();
+                let seen: Vec<String> = g
+                    .channel_ids()
+                    .filter_map(|s| g.channel(s))
+                    .map(|c| {
+                        format!(
+                            "{} one_to_two={} two_to_one={}",
+                            c.short_channel_id,
+                            c.one_to_two.is_some(),
+                            c.two_to_one.is_some()
+                        )
+                    })
+                    .collect();
+                drop(g);
+                self.fail(&format!(
+                    "timed out waiting for {} to have {scids:?} in its graph with both \
+                     directions; it has: {seen:?}",
+                    node.node_id()
+                ));
+            }
+        }
+    }
+
+    /// Polls ldk-node's network graph (ldk-node reports no event for gossip) until it holds
+    /// `scid` with both directions' `channel_update`s; fails after [`WAIT`].
+    pub fn wait_ldk_graph(&self, scid: ShortChannelId) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let channel = self.ldk.network_graph().channel(scid.0);
+            if channel
+                .as_ref()
+                .is_some_and(|c| c.one_to_two.is_some() && c.two_to_one.is_some())
+            {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.fail(&format!(
+                    "timed out waiting for ldk-node's graph to have {scid} with both \
+                     directions; it has {channel:?} (channels {:?})",
+                    self.ldk.network_graph().list_channels()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// Stops both nodes and the chain server; prints ldk-node's warnings and errors; fails if
     /// either side sent the other a `warning` or an `error`.
     pub fn stop(mut self) {
@@ -859,5 +1082,33 @@ impl Net {
         if let Some(server) = self.server.take() {
             server.shutdown();
         }
+    }
+}
+
+/// A Fulmen node besides [`Net::fulmen`] on the same chain.
+pub struct OtherFulmen {
+    /// The node.
+    pub node: Node,
+    /// Its events.
+    pub events: tokio::sync::broadcast::Receiver<NodeEvent>,
+    dir: tempfile::TempDir,
+}
+
+impl OtherFulmen {
+    /// Its id as ldk-node sees it.
+    pub fn pk(&self) -> PublicKey {
+        self.node.node_id().to_pubkey().unwrap()
+    }
+
+    /// Waits until it has followed the chain to `height`.
+    pub fn wait_height(&self, net: &Net, height: u32) {
+        net.wait(&format!("the other Fulmen node at height {height}"), || {
+            self.node.block_height() >= height
+        });
+    }
+
+    /// Every channel.
+    pub fn channels(&self, net: &Net) -> Vec<ChannelInfo> {
+        net.block_on(self.node.list_channels()).unwrap()
     }
 }

@@ -1,4 +1,4 @@
-//! Crash tests: a `fulmen node` daemon aborted (as abruptly as SIGKILL) at
+//! Crash tests: a `fulmen node` daemon killed with SIGKILL at
 //! each persistence point of an HTLC add and settle, through the
 //! `FULMEN_CRASH_AT` test hook, then restarted: the payment completes or
 //! fails cleanly, no msat is lost, no channel is force-closed.

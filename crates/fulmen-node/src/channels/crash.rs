@@ -1,5 +1,5 @@
-//! **Test hook**: `FULMEN_CRASH_AT=<point>[:<n>]` makes the daemon abort
-//! (as abruptly as `SIGKILL`: no destructor, no flush, nothing sent) right
+//! **Test hook**: `FULMEN_CRASH_AT=<point>[:<n>]` makes the daemon kill
+//! itself with `SIGKILL` (no destructor, no flush, nothing sent) right
 //! after the `n`-th commit (default: the first) that covers the named
 //! persistence point, before any message of that tick leaves.
 //!
@@ -105,9 +105,17 @@ pub fn message_name(ty: u16) -> &'static str {
     }
 }
 
-/// Aborts the process: the test hook fired.
+/// Kills the process with `SIGKILL` (sent by `kill -9`, so that no
+/// handler, destructor or buffer flush runs: exactly what a killed daemon
+/// does); aborts if `kill` cannot be run. The test hook fired.
 pub fn crash_now(points: &[&'static str]) -> ! {
-    eprintln!("{ENV}: aborting after the commit of {points:?}");
+    eprintln!("{ENV}: killing the process (SIGKILL) after the commit of {points:?}");
+    let pid = std::process::id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-9", &pid])
+        .status();
+    // `kill` returns after the signal is sent; the kernel may take a moment.
+    std::thread::sleep(std::time::Duration::from_secs(5));
     std::process::abort()
 }
 

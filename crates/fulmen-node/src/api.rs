@@ -231,6 +231,25 @@ impl Node {
         Ok(self
             .command(|reply| CmCommand::Pay {
                 request: Box::new(request),
+                route: None,
+                reply,
+            })
+            .await??)
+    }
+
+    /// Sends a prepared payment over exactly `route` (its hops' amounts
+    /// and expiries as given, the last hop the payee receiving the
+    /// request's amount), once, and waits for the outcome — as LND's
+    /// `sendtoroute` or Core Lightning's `sendpay`.
+    pub async fn pay_route(
+        &self,
+        request: PayRequest,
+        route: fulmen_graph::router::Route,
+    ) -> Result<PaymentOutcome, NodeError> {
+        Ok(self
+            .command(|reply| CmCommand::Pay {
+                request: Box::new(request),
+                route: Some(Box::new(route)),
                 reply,
             })
             .await??)

@@ -439,3 +439,68 @@ async fn concurrent_connects_to_one_peer_share_one_connection() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A `channel_announcement` whose signatures are valid signatures of the
+/// wrong message, for a funding output that does not exist.
+fn bogus_announcement(i: u32) -> fulmen_wire::ChannelAnnouncement {
+    use bitcoin::secp256k1::{Message as Digest, PublicKey, Secp256k1, SecretKey};
+    let secp = Secp256k1::new();
+    let key = |b: u8| SecretKey::from_slice(&[b; 32]).unwrap();
+    let sig = secp.sign_ecdsa(&Digest::from_digest([3; 32]), &key(9));
+    let (n1, n2) = {
+        let x = fulmen_types::NodeId::from_pubkey(&PublicKey::from_secret_key(&secp, &key(1)));
+        let y = fulmen_types::NodeId::from_pubkey(&PublicKey::from_secret_key(&secp, &key(2)));
+        if x.0 < y.0 {
+            (x, y)
+        } else {
+            (y, x)
+        }
+    };
+    fulmen_wire::ChannelAnnouncement {
+        node_signature_1: sig,
+        node_signature_2: sig,
+        bitcoin_signature_1: sig,
+        bitcoin_signature_2: sig,
+        features: WireFeatures::default(),
+        chain_hash: chain_hash(Network::Regtest),
+        short_channel_id: fulmen_types::ShortChannelId::new(1, i, 0).unwrap(),
+        node_id_1: n1,
+        node_id_2: n2,
+        bitcoin_key_1: PublicKey::from_secret_key(&secp, &key(3)),
+        bitcoin_key_2: PublicKey::from_secret_key(&secp, &key(4)),
+        extension: Vec::new(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_flooding_invalid_gossip_is_disconnected_and_the_node_serves_on() {
+    let mut node = start_node(None, fast_peers()).await;
+    let mut peer = RawPeer::connect(node.addr(), node.id()).await;
+    // A few invalid announcements are dropped; the connection stays.
+    for i in 0..10 {
+        peer.send(&Message::ChannelAnnouncement(bogus_announcement(i)))
+            .await;
+    }
+    peer.send(&Message::Ping(Ping {
+        num_pong_bytes: 2,
+        ignored: vec![],
+        unknown_tlvs: vec![],
+    }))
+    .await;
+    assert!(matches!(peer.recv_non_ping().await, Some(Message::Pong(_))));
+    assert_eq!(node.node.network_graph().read().unwrap().num_channels(), 0);
+    // A flood past the limit (100) costs the connection.
+    for i in 10..200 {
+        if !peer
+            .try_send(&Message::ChannelAnnouncement(bogus_announcement(i)))
+            .await
+        {
+            break;
+        }
+    }
+    disconnect_reason(&mut node.events, Some(peer.node_id())).await;
+    peer.until_closed().await;
+    assert_eq!(node.node.network_graph().read().unwrap().num_channels(), 0);
+    still_serves(&node).await;
+    node.stop().await;
+}

@@ -320,3 +320,140 @@ async fn a_payment_too_large_for_one_path_is_split_over_two() {
         n.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_graph_is_reloaded_from_the_gossip_store_at_restart() {
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let mut a = node(&chain, 1_000, 0, 40).await;
+    let b = node(&chain, 1_000, 0, 40).await;
+    fund(&[&a]).await;
+    wait_synced(&mut a, 101).await;
+    open(&a, &b, 10_000_000, 0).await;
+    a.node.mine(6, Some(burn_address())).await.unwrap();
+    wait_graph(&mut a, 1).await;
+    let before = {
+        let g = a.node.network_graph();
+        let g = g.read().unwrap();
+        let scid = g.channel_ids().next().unwrap();
+        (scid, g.channel(scid).unwrap(), g.num_nodes())
+    };
+    // Nobody can teach the restarted node anything: b is gone too.
+    b.stop().await;
+    let dir = a.stop_keep().await;
+    let a = start_in(dir, |d| config(d, Some(chain.clone()), fast_peers())).await;
+    {
+        let g = a.node.network_graph();
+        let g = g.read().unwrap();
+        assert_eq!(g.num_channels(), 1);
+        assert_eq!(g.num_nodes(), before.2);
+        let after = g.channel(before.0).expect("the channel was reloaded");
+        assert_eq!(after.capacity, before.1.capacity);
+        assert_eq!(after.one_to_two, before.1.one_to_two);
+        assert_eq!(after.two_to_one, before.1.two_to_one);
+    }
+    a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarding_node_refuses_onions_that_break_its_policy_with_the_right_code() {
+    use fulmen_graph::router::{Route, RouteHop};
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let mut a = node(&chain, 1_000, 0, 40).await;
+    let mut b = node(&chain, 5_000, 0, 30).await;
+    let c = node(&chain, 1_000, 0, 40).await;
+    fund(&[&a, &b]).await;
+    for n in [&mut a, &mut b] {
+        wait_synced(n, 102).await;
+    }
+    open(&a, &b, 10_000_000, 0).await;
+    open(&b, &c, 10_000_000, 0).await;
+    a.node.mine(6, Some(burn_address())).await.unwrap();
+    wait_graph(&mut a, 2).await;
+    let (ab, bc) = {
+        let g = a.node.network_graph();
+        let g = g.read().unwrap();
+        let between = |x: &TestNode, y: &TestNode| {
+            g.channel_ids()
+                .find(|s| {
+                    let ch = g.channel(*s).unwrap();
+                    [ch.node_1, ch.node_2].contains(&x.id())
+                        && [ch.node_1, ch.node_2].contains(&y.id())
+                })
+                .unwrap()
+        };
+        (between(&a, &b), between(&b, &c))
+    };
+    let amount = 1_000_000u64;
+    let inv = c
+        .node
+        .create_invoice(Some(Msat(amount)), "policy", "policy")
+        .await
+        .unwrap();
+    let secret = fulmen_onion::Invoice::parse(&inv.bolt11)
+        .unwrap()
+        .payment_secret();
+    let request = PayRequest {
+        destination: c.id(),
+        amount: Msat(amount),
+        payment_hash: inv.payment_hash,
+        payment_secret: Some(secret),
+        keysend_preimage: None,
+        min_final_cltv_expiry_delta: 80,
+        bolt11: None,
+        route_hints: Vec::new(),
+        mpp: false,
+    };
+    let height = a.node.block_height();
+    // b's fee for `amount` is 5,000 msat and its delta 30 blocks.
+    let route = |fee: u64, delta: u32, final_cltv: u32, next: fulmen_types::ShortChannelId| Route {
+        hops: vec![
+            RouteHop {
+                node_id: b.id(),
+                short_channel_id: ab,
+                amount: Msat(amount + fee),
+                cltv_expiry: final_cltv + delta,
+                fee: Msat(fee),
+                cltv_expiry_delta: delta as u16,
+            },
+            RouteHop {
+                node_id: c.id(),
+                short_channel_id: next,
+                amount: Msat(amount),
+                cltv_expiry: final_cltv,
+                fee: Msat(0),
+                cltv_expiry_delta: 0,
+            },
+        ],
+    };
+    let final_cltv = height + 100;
+    let bogus = fulmen_types::ShortChannelId::new(1, 2, 3).unwrap();
+    let cases = [
+        (route(4_999, 30, final_cltv, bc), "fee_insufficient"),
+        (route(5_000, 29, final_cltv, bc), "incorrect_cltv_expiry"),
+        (route(5_000, 30, height + 5, bc), "expiry_too_soon"),
+        (route(5_000, 30, height + 3_000, bc), "expiry_too_far"),
+        (route(5_000, 30, final_cltv, bogus), "unknown_next_peer"),
+    ];
+    for (r, expected) in cases {
+        let out = a.node.pay_route(request.clone(), r).await.unwrap();
+        assert_eq!(out.status, PaymentStatusKind::Failed);
+        assert_eq!(out.failure.as_deref(), Some(expected));
+        assert_eq!(out.attempts, 1, "a given route is tried once");
+    }
+    let refused = b.node.list_forwards().await.unwrap();
+    assert_eq!(refused.len(), 5);
+    assert!(refused
+        .iter()
+        .all(|f| f.status == fulmen_store::ForwardStatus::LocalFailed));
+    // The right fee and delta go through.
+    let out = a
+        .node
+        .pay_route(request, route(5_000, 30, final_cltv, bc))
+        .await
+        .unwrap();
+    assert_eq!(out.status, PaymentStatusKind::Complete, "{out:?}");
+    assert_eq!(out.fee, Msat(5_000));
+    for n in [a, b, c] {
+        n.stop().await;
+    }
+}

@@ -45,7 +45,11 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 reply,
             } => self.close_channel(tick, channel_id, force, reply),
             CmCommand::AddInvoice { invoice, reply } => self.add_invoice(tick, *invoice, reply),
-            CmCommand::Pay { request, reply } => self.pay(tick, *request, reply),
+            CmCommand::Pay {
+                request,
+                route,
+                reply,
+            } => self.pay(tick, *request, route.map(|r| *r), reply),
             CmCommand::ListInvoices(reply) => {
                 let _ = reply.send(self.read(|s| s.list_invoices(None)));
             }

@@ -205,10 +205,13 @@ pub enum CmCommand {
         /// The answer, once committed.
         reply: oneshot::Sender<Result<(), CmError>>,
     },
-    /// Pay over a direct channel; answered with the outcome.
+    /// Pay over routes from the graph (or over `route` only); answered
+    /// with the outcome.
     Pay {
         /// What to pay.
         request: Box<PayRequest>,
+        /// Exactly this route, tried once (`sendtoroute`).
+        route: Option<Box<fulmen_graph::router::Route>>,
         /// The answer.
         reply: oneshot::Sender<Result<PaymentOutcome, CmError>>,
     },

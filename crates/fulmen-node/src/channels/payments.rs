@@ -164,7 +164,13 @@ pub fn failure_name(code: u16) -> &'static str {
         FailureCode::INVALID_ONION_KEY => "invalid_onion_key",
         FailureCode::TEMPORARY_CHANNEL_FAILURE => "temporary_channel_failure",
         FailureCode::PERMANENT_CHANNEL_FAILURE => "permanent_channel_failure",
+        FailureCode::REQUIRED_CHANNEL_FEATURE_MISSING => "required_channel_feature_missing",
         FailureCode::UNKNOWN_NEXT_PEER => "unknown_next_peer",
+        FailureCode::AMOUNT_BELOW_MINIMUM => "amount_below_minimum",
+        FailureCode::FEE_INSUFFICIENT => "fee_insufficient",
+        FailureCode::INCORRECT_CLTV_EXPIRY => "incorrect_cltv_expiry",
+        FailureCode::EXPIRY_TOO_SOON => "expiry_too_soon",
+        FailureCode::CHANNEL_DISABLED => "channel_disabled",
         FailureCode::INCORRECT_OR_UNKNOWN_PAYMENT_DETAILS => "incorrect_or_unknown_payment_details",
         FailureCode::FINAL_INCORRECT_CLTV_EXPIRY => "final_incorrect_cltv_expiry",
         FailureCode::FINAL_INCORRECT_HTLC_AMOUNT => "final_incorrect_htlc_amount",
@@ -201,9 +207,16 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         }
     }
 
-    /// `pay` / `keysend`.
-    pub(super) fn pay(&mut self, tick: &mut Tick, req: PayRequest, reply: Waiter) {
-        match self.start_payment(tick, &req) {
+    /// `pay` / `keysend`; with `route`, exactly that route and no retry
+    /// (`sendtoroute`).
+    pub(super) fn pay(
+        &mut self,
+        tick: &mut Tick,
+        req: PayRequest,
+        route: Option<fulmen_graph::router::Route>,
+        reply: Waiter,
+    ) {
+        match self.start_payment(tick, &req, route) {
             Ok(()) => {
                 if let Some(state) = self.attempts.get_mut(&req.payment_hash) {
                     state.waiters.push(reply);
@@ -215,7 +228,12 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         }
     }
 
-    fn start_payment(&mut self, tick: &mut Tick, req: &PayRequest) -> Result<(), CmError> {
+    fn start_payment(
+        &mut self,
+        tick: &mut Tick,
+        req: &PayRequest,
+        route: Option<fulmen_graph::router::Route>,
+    ) -> Result<(), CmError> {
         let hash = req.payment_hash;
         if self.paying.contains(&hash) {
             return Err(CmError::PaymentInProgress);
@@ -233,7 +251,21 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             .to_pubkey()
             .map_err(|_| CmError::Invalid("the payee is not a valid public key"))?;
         let exclusions = fulmen_graph::router::Exclusions::default();
-        let routes = self.plan(req, req.amount, &exclusions)?;
+        let given = route.is_some();
+        let routes = match route {
+            Some(r)
+                if r.final_amount() == req.amount
+                    && r.hops.last().map(|h| h.node_id) == Some(req.destination) =>
+            {
+                vec![r]
+            }
+            Some(_) => {
+                return Err(CmError::Invalid(
+                    "the route does not end at the payee with the amount",
+                ))
+            }
+            None => self.plan(req, req.amount, &exclusions)?,
+        };
         let now = self.now;
         if existing.is_some() {
             tick.batch.store.update_payment(hash, PaymentUpdate::Retry);
@@ -258,6 +290,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 req: req.clone(),
                 exclusions,
                 tries: 1,
+                fixed_route: given,
                 deadline: now.saturating_add(PAYMENT_TIMEOUT_SECS),
                 waiters: Vec::new(),
                 in_flight: 0,
@@ -549,6 +582,9 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         let Some(state) = self.attempts.get_mut(&hash) else {
             return false;
         };
+        if state.fixed_route {
+            return false;
+        }
         match blame {
             Blame::Channel(from, scid) => state.exclusions.exclude_channel(scid, from),
             Blame::Node(node) => state.exclusions.exclude_node(node),

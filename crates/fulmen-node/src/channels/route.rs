@@ -43,6 +43,8 @@ pub(crate) struct Attempts {
     pub(crate) exclusions: Exclusions,
     /// Routes planned so far (the first included).
     pub(crate) tries: u32,
+    /// The caller gave the route: no retry.
+    pub(crate) fixed_route: bool,
     pub(crate) deadline: u64,
     /// Who waits for the outcome.
     pub(crate) waiters: Vec<super::payments::Waiter>,

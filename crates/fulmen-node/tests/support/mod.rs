@@ -186,6 +186,12 @@ impl RawPeer {
         self.send_raw(&msg.encode().unwrap()).await;
     }
 
+    /// Sends `msg`; `false` once the node has closed the connection.
+    pub async fn try_send(&mut self, msg: &Message) -> bool {
+        let wire = self.encryptor.encrypt(&msg.encode().unwrap()).unwrap();
+        self.stream.write_all(&wire).await.is_ok()
+    }
+
     pub async fn send_init(&mut self, init: Init) {
         self.send(&Message::Init(init)).await;
     }

@@ -157,7 +157,7 @@ impl Channel {
         }
     }
 
-    fn established_mut(&mut self) -> Option<&mut Established> {
+    pub(crate) fn established_mut(&mut self) -> Option<&mut Established> {
         match self {
             Self::AwaitingFunding(a) => Some(&mut a.est),
             Self::Normal(n) => Some(&mut n.est),
@@ -192,6 +192,17 @@ impl Channel {
         let point = local_point(ctx, number).ok()?;
         let inputs = Inputs::new(&est.core, ctx.secp, Side::Local, number, &point, &spec).ok()?;
         inputs.build().ok().map(|c| c.tx.compute_txid())
+    }
+
+    /// Whether incoming HTLC `id` pushed a commitment's dust balance past
+    /// our `max_dust_htlc_exposure_msat` when it was received (BOLT 2: the
+    /// node SHOULD fail it once committed, with `temporary_channel_failure`,
+    /// and SHOULD NOT reveal its preimage). Check it on
+    /// [`ChannelEvent::HtlcAdded`].
+    pub fn htlc_over_dust_exposure(&self, id: u64) -> bool {
+        self.established()
+            .and_then(|e| e.ledger.htlc(Side::Remote, id))
+            .is_some_and(|h| h.over_dust_exposure)
     }
 
     /// What we could send (`local`) and receive (`remote`) now: balances
@@ -398,7 +409,7 @@ impl Channel {
             _ => return Err(unexpected(&msg)),
         };
         let mut out = match msg {
-            ChannelMessage::UpdateAddHtlc(m) => est.receive_add(m, remote_script.is_some())?,
+            ChannelMessage::UpdateAddHtlc(m) => est.receive_add(m, remote_script.is_some(), ctx)?,
             ChannelMessage::UpdateFulfillHtlc(m) => est.receive_fulfill(&m)?,
             ChannelMessage::UpdateFailHtlc(m) => est.receive_fail(m)?,
             ChannelMessage::UpdateFailMalformedHtlc(m) => est.receive_fail_malformed(&m)?,

@@ -141,6 +141,30 @@ pub struct ChannelConfig {
     /// As funder, keep a BOLT 2 "fee spike buffer" (twice the feerate) when
     /// offering HTLCs.
     pub fee_spike_buffer: bool,
+    /// BOLT 2 `max_dust_htlc_exposure_msat`: the most we let HTLCs trimmed
+    /// from a commitment (BOLT 3 "Trimmed Outputs") add up to, per
+    /// commitment (ours and the peer's are counted apart). Dust HTLCs go to
+    /// the miners if either commitment is broadcast, so this bounds what a
+    /// force close can burn. We do not offer an HTLC that would pass it,
+    /// flag a received one that does
+    /// ([`crate::ledger::HtlcEntry::over_dust_exposure`]) so the node fails
+    /// it, and refuse to send an `update_fee` whose higher feerate would
+    /// trim HTLCs past it (without anchors only: with
+    /// `option_anchors_zero_fee_htlc_tx` trimming does not depend on the
+    /// feerate). See [`crate::dust`]. A matter of policy; the default,
+    /// 5 000 000 msat (5 000 sat), is the fixed default LDK used before
+    /// its feerate-based one: about nine HTLCs just under our 546-sat dust
+    /// limit.
+    pub max_dust_htlc_exposure: Msat,
+    /// BOLT 2 `update_fee` receiver, without anchors: fail the channel when
+    /// the funder's feerate increase trims more HTLCs and takes a dust
+    /// balance past [`Self::max_dust_htlc_exposure`] ("MAY fail the
+    /// channel"; BOLT 2 leaves closing preemptively to node policy). Off by
+    /// default: the increase is what keeps a commitment without anchors
+    /// confirmable, an honest funder triggers it whenever our own dust
+    /// HTLCs cross its `update_fee`, and a force close would burn the dust
+    /// at once; the add rules keep further dust out either way.
+    pub fail_on_dust_fee_increase: bool,
     /// BOLT 2 `cltv_expiry_delta` deadline `G` for offered HTLCs: blocks
     /// after `cltv_expiry` before the channel is failed to time the HTLC
     /// out on chain.
@@ -175,6 +199,8 @@ impl Default for ChannelConfig {
             prefer_anchors: true,
             want_scid_alias: false,
             fee_spike_buffer: true,
+            max_dust_htlc_exposure: Msat(5_000_000),
+            fail_on_dust_fee_increase: false,
             offered_htlc_grace_blocks: 2,
             fulfill_deadline_blocks: 18,
         }

@@ -14,6 +14,7 @@
 
 use core::fmt;
 
+use fulmen_script::Side;
 use fulmen_types::{Msat, Sat};
 
 /// A rejected peer message or block, with the reaction BOLT 2 asks for.
@@ -297,6 +298,20 @@ pub enum Violation {
         /// The feerate.
         feerate: u32,
     },
+    /// Without `option_anchors`, an `update_fee` increase that trims more
+    /// HTLCs and takes the dust balance of a commitment past our
+    /// `max_dust_htlc_exposure_msat` (BOLT 2 `update_fee`: "MAY fail the
+    /// channel"; only with [`crate::ChannelConfig::fail_on_dust_fee_increase`]).
+    FeeDustExposureExceeded {
+        /// The feerate received.
+        feerate: u32,
+        /// Whose commitment (`Local`: ours).
+        commitment: Side,
+        /// Its dust balance at that feerate.
+        dust_balance: Msat,
+        /// Our limit.
+        max: Msat,
+    },
     /// 2^48 commitments have been made.
     CommitmentNumberExhausted,
     /// An HTLC we offered is past its timeout deadline while still in a
@@ -373,6 +388,13 @@ pub enum Violation {
     PeerError,
     /// Our state could not build a transaction: a bug or corrupted state.
     Internal(InternalError),
+}
+
+fn side_name(s: Side) -> &'static str {
+    match s {
+        Side::Local => "local",
+        Side::Remote => "remote",
+    }
 }
 
 /// A failure that means our own state is inconsistent.
@@ -509,6 +531,16 @@ impl fmt::Display for Violation {
             Self::ShachainMismatch => f.write_str("per_commitment_secret not from one shachain"),
             Self::FeeUpdateFromNonFunder => f.write_str("update_fee from the non-funder"),
             Self::FeeUnaffordable { feerate } => write!(f, "feerate {feerate} unaffordable"),
+            Self::FeeDustExposureExceeded {
+                feerate,
+                commitment,
+                dust_balance,
+                max,
+            } => write!(
+                f,
+                "feerate {feerate} trims {dust_balance} from the {} commitment, above the dust exposure limit {max}",
+                side_name(*commitment)
+            ),
             Self::CommitmentNumberExhausted => f.write_str("commitment numbers exhausted"),
             Self::OfferedHtlcTimedOut { id } => {
                 write!(f, "offered htlc {id} past its timeout deadline")
@@ -585,6 +617,18 @@ pub enum AddError {
     InsufficientBalance,
     /// The funder (the peer) could not pay the fee for the extra output.
     FunderCannotPayFee,
+    /// The HTLC would be trimmed from a commitment whose dust balance would
+    /// then exceed our `max_dust_htlc_exposure_msat` (BOLT 2 "when
+    /// offering an HTLC": "SHOULD NOT send this HTLC"; the node fails the
+    /// corresponding incoming HTLC, if any).
+    DustExposureExceeded {
+        /// Whose commitment (`Local`: ours).
+        commitment: Side,
+        /// Its dust balance with the HTLC.
+        dust_balance: Msat,
+        /// Our limit.
+        max: Msat,
+    },
     /// Our state is inconsistent.
     Internal(InternalError),
 }
@@ -602,6 +646,15 @@ impl fmt::Display for AddError {
             Self::InFlightExceeded { max } => write!(f, "peer accepts at most {max} in flight"),
             Self::InsufficientBalance => f.write_str("insufficient balance"),
             Self::FunderCannotPayFee => f.write_str("funder cannot pay the fee"),
+            Self::DustExposureExceeded {
+                commitment,
+                dust_balance,
+                max,
+            } => write!(
+                f,
+                "dust balance of the {} commitment would be {dust_balance}, above {max}",
+                side_name(*commitment)
+            ),
             Self::Internal(e) => write!(f, "internal: {e}"),
         }
     }
@@ -644,6 +697,18 @@ pub enum ApiError {
     FeerateOutOfRange,
     /// We cannot afford the feerate.
     FeeUnaffordable,
+    /// Without `option_anchors`: the higher feerate would trim more HTLCs
+    /// and take the dust balance of a commitment past our
+    /// `max_dust_htlc_exposure_msat` (BOLT 2 `update_fee`: "MAY NOT send
+    /// `update_fee`").
+    FeeDustExposureExceeded {
+        /// Whose commitment (`Local`: ours).
+        commitment: Side,
+        /// Its dust balance at the new feerate.
+        dust_balance: Msat,
+        /// Our limit.
+        max: Msat,
+    },
     /// The fail reason exceeds 65535 bytes.
     ReasonTooLong,
     /// The shutdown script is not an allowed form.
@@ -674,6 +739,15 @@ impl fmt::Display for ApiError {
             Self::NotFunder => f.write_str("only the funder updates the fee"),
             Self::FeerateOutOfRange => f.write_str("feerate out of range"),
             Self::FeeUnaffordable => f.write_str("feerate unaffordable"),
+            Self::FeeDustExposureExceeded {
+                commitment,
+                dust_balance,
+                max,
+            } => write!(
+                f,
+                "feerate trims {dust_balance} from the {} commitment, above the dust exposure limit {max}",
+                side_name(*commitment)
+            ),
             Self::ReasonTooLong => f.write_str("failure reason too long"),
             Self::InvalidShutdownScript => f.write_str("invalid shutdown script"),
             Self::UpfrontShutdownMismatch => f.write_str("script differs from upfront script"),

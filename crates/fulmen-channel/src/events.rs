@@ -92,6 +92,10 @@ pub enum ChannelEvent {
     /// An incoming HTLC is irrevocably committed: forward it, settle it or
     /// fail it with [`crate::Channel::fulfill_htlc`] /
     /// [`crate::Channel::fail_htlc`] / [`crate::Channel::fail_malformed_htlc`].
+    /// If [`crate::Channel::htlc_over_dust_exposure`] holds for it, it took
+    /// a commitment's dust balance past our `max_dust_htlc_exposure_msat`:
+    /// fail it (`temporary_channel_failure`) and never reveal its preimage
+    /// (BOLT 2).
     HtlcAdded(IncomingHtlc),
     /// The peer fulfilled our HTLC: the preimage is safe to use upstream at
     /// once.

@@ -166,6 +166,12 @@ pub struct HtlcEntry {
     /// The preimage, once learned (kept even if an uncommitted fulfill is
     /// reversed on disconnection).
     pub preimage: Option<PaymentPreimage>,
+    /// An incoming HTLC that, when received, pushed the dust balance of a
+    /// commitment past our `max_dust_htlc_exposure_msat` (BOLT 2: "SHOULD
+    /// fail this HTLC once it's committed", "SHOULD NOT reveal a preimage
+    /// for this HTLC"). Always `false` for our own HTLCs (those are refused
+    /// before they are sent).
+    pub over_dust_exposure: bool,
 }
 
 /// A fee change proposed by the funder.
@@ -481,9 +487,18 @@ impl Ledger {
                 add_seq: seq,
                 removal: None,
                 preimage: None,
+                over_dust_exposure: false,
             },
         );
         Ok(())
+    }
+
+    /// Flags the incoming HTLC `id` as over our dust exposure limit (see
+    /// [`HtlcEntry::over_dust_exposure`]).
+    pub(crate) fn flag_over_dust_exposure(&mut self, id: u64) {
+        if let Some(e) = self.received.get_mut(&id) {
+            e.over_dust_exposure = true;
+        }
     }
 
     /// Checks that the HTLC `offerer` offered with `id` may be removed.

@@ -80,8 +80,15 @@
 //!   acknowledged the add.
 //! * Only `closing_signed` closing (no `option_simple_close`), no dual
 //!   funding, splicing, `start_batch`, `option_zeroconf` or attribution
-//!   data; `max_dust_htlc_exposure_msat` is not enforced (anchors make
-//!   HTLC trimming feerate-independent).
+//!   data.
+//! * `max_dust_htlc_exposure_msat` ([`dust`]) is counted over every HTLC
+//!   not yet irrevocably removed at the highest pending feerate (an upper
+//!   bound of any commitment still broadcastable), HTLC amounts only (BOLT
+//!   2's dust balance has no fee term). A received HTLC over the limit is
+//!   accepted and flagged ([`Channel::htlc_over_dust_exposure`]); failing
+//!   it needs its onion's shared secret, so the node does it. A received
+//!   `update_fee` over the limit fails the channel only if
+//!   [`ChannelConfig::fail_on_dust_fee_increase`] is set.
 //! * A `commitment_signed` without changes is accepted (the sender's rule
 //!   is not a receiver check).
 //! * `update_fee` affordability is checked as fee plus anchors, without
@@ -97,6 +104,7 @@ pub mod commit_flow;
 pub mod commitment;
 pub mod config;
 pub mod deadlines;
+pub mod dust;
 pub mod error;
 pub mod events;
 pub mod ledger;
@@ -110,6 +118,7 @@ pub mod updates;
 
 pub use channel::{Channel, Closed, Normal};
 pub use config::{ChannelConfig, ChannelSecretKeys, ChannelSecrets, Ctx};
+pub use dust::DustExposure;
 pub use error::{AddError, ApiError, ChannelError, InternalError, Violation};
 pub use events::{
     ChannelEvent, CloseReason, HtlcFailure, IncomingHtlc, Outputs, RevokedCommitment, RevokedHtlc,

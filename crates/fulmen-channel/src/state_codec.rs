@@ -2,7 +2,8 @@
 //! binary form the node persists.
 //!
 //! Layout: a version byte ([`STATE_VERSION`]), a phase tag, then the
-//! phase's fields in declaration order, big-endian, built from
+//! phase's fields in declaration order, then (from version 2) the
+//! extensions, big-endian, built from
 //! `fulmen-wire`'s [`Writer`] / [`Reader`]. Lists carry a `u32` count but
 //! are read one element at a time (no allocation beyond the bytes
 //! present); scripts and reasons are `u16`-length-prefixed; transactions
@@ -11,6 +12,14 @@
 //! the channel's key index. Decoding a state means the connection is gone:
 //! [`Channel::decode_state`] returns the channel as after
 //! [`Channel::peer_disconnected`].
+//!
+//! # Versions
+//!
+//! * 1: the phase alone.
+//! * 2: the phase, then the ids of the incoming HTLCs flagged
+//!   [`HtlcEntry::over_dust_exposure`] (a `u32` count and `u64` ids; empty
+//!   outside the funded phases). Version 1 states still decode, with no
+//!   HTLC flagged.
 
 use core::fmt;
 
@@ -40,8 +49,11 @@ use crate::state::{
     ChannelCore, Established, LastSent, Link, LocalCommit, PeerSecrets, RemoteCommit,
 };
 
-/// The current state format version.
-pub const STATE_VERSION: u8 = 1;
+/// The current state format version (see the module documentation).
+pub const STATE_VERSION: u8 = 2;
+
+/// The oldest state format version still read.
+pub const OLDEST_STATE_VERSION: u8 = 1;
 
 /// Why a stored state could not be read. The node stops the channel (and
 /// must not close it): the bytes are its own, so this is corruption or a
@@ -487,19 +499,42 @@ record!(Removal {
     stage,
     seq
 });
-record!(HtlcEntry {
-    offerer,
-    id,
-    amount,
-    payment_hash,
-    cltv_expiry,
-    onion,
-    path_key,
-    add_stage,
-    add_seq,
-    removal,
-    preimage,
-});
+// `over_dust_exposure` is not part of the entry's version-1 layout: the
+// flagged ids follow the phase (version 2).
+impl Enc for HtlcEntry {
+    fn enc(&self, w: &mut Writer) {
+        self.offerer.enc(w);
+        self.id.enc(w);
+        self.amount.enc(w);
+        self.payment_hash.enc(w);
+        self.cltv_expiry.enc(w);
+        self.onion.enc(w);
+        self.path_key.enc(w);
+        self.add_stage.enc(w);
+        self.add_seq.enc(w);
+        self.removal.enc(w);
+        self.preimage.enc(w);
+    }
+}
+
+impl Dec for HtlcEntry {
+    fn dec(r: &mut Reader<'_>) -> R<Self> {
+        Ok(HtlcEntry {
+            offerer: Dec::dec(r)?,
+            id: Dec::dec(r)?,
+            amount: Dec::dec(r)?,
+            payment_hash: Dec::dec(r)?,
+            cltv_expiry: Dec::dec(r)?,
+            onion: Dec::dec(r)?,
+            path_key: Dec::dec(r)?,
+            add_stage: Dec::dec(r)?,
+            add_seq: Dec::dec(r)?,
+            removal: Dec::dec(r)?,
+            preimage: Dec::dec(r)?,
+            over_dust_exposure: false,
+        })
+    }
+}
 record!(FeeUpdate {
     feerate,
     stage,
@@ -905,6 +940,18 @@ impl Channel {
                 s.enc(&mut w);
             }
         }
+        // Version 2: the incoming HTLCs over the dust exposure limit.
+        let flagged: Vec<u64> = self
+            .established()
+            .map(|e| {
+                e.ledger
+                    .htlcs()
+                    .filter(|h| h.offerer == Side::Remote && h.over_dust_exposure)
+                    .map(|h| h.id)
+                    .collect()
+            })
+            .unwrap_or_default();
+        flagged.enc(&mut w);
         w.into_bytes()
     }
 
@@ -914,7 +961,7 @@ impl Channel {
     pub fn decode_state(bytes: &[u8]) -> Result<Channel, StateDecodeError> {
         let mut r = Reader::new(bytes);
         let version = tag(&mut r)?;
-        if version != STATE_VERSION {
+        if !(OLDEST_STATE_VERSION..=STATE_VERSION).contains(&version) {
             return Err(StateDecodeError::UnsupportedVersion(version));
         }
         let r = &mut r;
@@ -930,6 +977,21 @@ impl Channel {
             8 => Channel::Closed(Dec::dec(r)?),
             t => return Err(bad("phase", t)),
         };
+        if version >= 2 {
+            let flagged = Vec::<u64>::dec(r)?;
+            if !flagged.is_empty() {
+                let ledger = chan
+                    .established_mut()
+                    .map(|e| &mut e.ledger)
+                    .ok_or(StateDecodeError::Invalid("dust-flagged htlcs"))?;
+                for id in flagged {
+                    if ledger.htlc(Side::Remote, id).is_none() {
+                        return Err(StateDecodeError::Invalid("dust-flagged htlcs"));
+                    }
+                    ledger.flag_over_dust_exposure(id);
+                }
+            }
+        }
         if !r.is_empty() {
             return Err(StateDecodeError::TrailingBytes);
         }

@@ -5,8 +5,12 @@ use proptest::prelude::*;
 fn unknown_version_and_phase_are_refused() {
     assert_eq!(Channel::decode_state(&[]), Err(StateDecodeError::Truncated));
     assert_eq!(
-        Channel::decode_state(&[2, 0]),
-        Err(StateDecodeError::UnsupportedVersion(2))
+        Channel::decode_state(&[0, 0]),
+        Err(StateDecodeError::UnsupportedVersion(0))
+    );
+    assert_eq!(
+        Channel::decode_state(&[STATE_VERSION + 1, 0]),
+        Err(StateDecodeError::UnsupportedVersion(STATE_VERSION + 1))
     );
     assert_eq!(
         Channel::decode_state(&[STATE_VERSION, 9]),
@@ -36,6 +40,26 @@ fn closed_round_trips() {
     for cut in 0..b.len() {
         assert!(Channel::decode_state(&b[..cut]).is_err());
     }
+}
+
+#[test]
+fn version_1_states_still_decode() {
+    let c = Channel::Closed(Closed {
+        channel_id: ChannelId([3; 32]),
+        reason: CloseReason::Abandoned,
+    });
+    let v2 = c.encode_state();
+    // Version 1 is version 2 without the (here empty) dust-flag list.
+    let mut v1 = v2[..v2.len() - 4].to_vec();
+    v1[0] = 1;
+    assert_eq!(Channel::decode_state(&v1), Ok(c));
+    // A flagged HTLC in a phase without HTLCs is refused.
+    let mut bad = v2[..v2.len() - 4].to_vec();
+    bad.extend([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7]);
+    assert_eq!(
+        Channel::decode_state(&bad),
+        Err(StateDecodeError::Invalid("dust-flagged htlcs"))
+    );
 }
 
 #[test]

@@ -128,6 +128,7 @@ impl Established {
         &mut self,
         m: UpdateAddHtlc,
         sender_shut_down: bool,
+        ctx: &Ctx<'_>,
     ) -> Result<Outputs, ChannelError> {
         // MUST NOT send an `update_add_htlc` after a `shutdown`.
         if sender_shut_down {
@@ -201,6 +202,14 @@ impl Established {
         )? {
             return Err(close(Violation::HtlcUnaffordable { amount: m.amount }));
         }
+        // BOLT 2 "when receiving an HTLC": trimmed from a commitment whose
+        // dust balance plus `amount_msat` is greater than
+        // `max_dust_htlc_exposure_msat`: "SHOULD fail this HTLC once it's
+        // committed". Accepted, and flagged for the node.
+        let over_dust = self
+            .add_over_dust_limit(Side::Remote, m.amount, ctx.config.max_dust_htlc_exposure)?
+            .is_some();
+        let id = m.id;
         self.ledger
             .add_htlc(
                 Side::Remote,
@@ -211,12 +220,10 @@ impl Established {
                 m.onion_routing_packet,
                 m.path_key,
             )
-            .map_err(|expected| {
-                close(Violation::UnexpectedHtlcId {
-                    expected,
-                    got: m.id,
-                })
-            })?;
+            .map_err(|expected| close(Violation::UnexpectedHtlcId { expected, got: id }))?;
+        if over_dust {
+            self.ledger.flag_over_dust_exposure(id);
+        }
         Ok(Outputs::none().changed())
     }
 
@@ -317,6 +324,23 @@ impl Established {
                 feerate: m.feerate_per_kw,
             }));
         }
+        // Without `option_anchors`, an increase that takes a dust balance
+        // past `max_dust_htlc_exposure_msat`: "MAY fail the channel" — if
+        // our policy says so (`fail_on_dust_fee_increase`); otherwise the
+        // fee is accepted and the add rules keep further dust out.
+        let dust = if ctx.config.fail_on_dust_fee_increase {
+            self.fee_over_dust_limit(m.feerate_per_kw, ctx.config.max_dust_htlc_exposure)?
+        } else {
+            None
+        };
+        if let Some(x) = dust {
+            return Err(close(Violation::FeeDustExposureExceeded {
+                feerate: m.feerate_per_kw,
+                commitment: x.commitment,
+                dust_balance: x.dust_balance,
+                max: x.max,
+            }));
+        }
         self.ledger.propose_fee(m.feerate_per_kw);
         Ok(Outputs::none().changed())
     }
@@ -395,6 +419,18 @@ impl Established {
             {
                 return Err(AddError::FunderCannotPayFee);
             }
+        }
+        // BOLT 2 "when offering an HTLC": trimmed from a commitment whose
+        // dust balance plus `amount_msat` is greater than
+        // `max_dust_htlc_exposure_msat`: "SHOULD NOT send this HTLC".
+        if let Some(x) =
+            self.add_over_dust_limit(Side::Local, amount, ctx.config.max_dust_htlc_exposure)?
+        {
+            return Err(AddError::DustExposureExceeded {
+                commitment: x.commitment,
+                dust_balance: x.dust_balance,
+                max: x.max,
+            });
         }
         self.ledger
             .add_htlc(
@@ -481,6 +517,15 @@ impl Established {
             if !affordable(self, owner, &spec, Side::Local, Sat::ZERO, feerate, 0)? {
                 return Err(ApiError::FeeUnaffordable);
             }
+        }
+        // Without `option_anchors`, an increase that takes a dust balance
+        // past `max_dust_htlc_exposure_msat`: "MAY NOT send `update_fee`".
+        if let Some(x) = self.fee_over_dust_limit(feerate, ctx.config.max_dust_htlc_exposure)? {
+            return Err(ApiError::FeeDustExposureExceeded {
+                commitment: x.commitment,
+                dust_balance: x.dust_balance,
+                max: x.max,
+            });
         }
         self.ledger.propose_fee(feerate);
         let mut out = Outputs::none();

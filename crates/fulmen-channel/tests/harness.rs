@@ -180,6 +180,7 @@ impl World {
                             e,
                             fulmen_channel::AddError::InsufficientBalance
                                 | fulmen_channel::AddError::FunderCannotPayFee
+                                | fulmen_channel::AddError::DustExposureExceeded { .. }
                                 | fulmen_channel::AddError::TooManyHtlcs { .. }
                                 | fulmen_channel::AddError::Disconnected
                                 | fulmen_channel::AddError::ShuttingDown

@@ -250,6 +250,17 @@ impl Channel {
             ChannelMessage::Warning(_) => return Ok(Outputs::none()),
             _ => {}
         }
+        // BOLT 2 `shutdown` receiver: "if it hasn't received a
+        // `funding_signed` (if it is a funder) or a `funding_created` (if it
+        // is a fundee): SHOULD send an `error` and fail the channel."
+        if matches!(msg, ChannelMessage::Shutdown(_))
+            && matches!(
+                self,
+                Self::OutboundOpening(_) | Self::InboundOpening(_) | Self::AwaitingFundingSigned(_)
+            )
+        {
+            return Err(ChannelError::Close(Violation::ShutdownBeforeFunding));
+        }
         if let Some(est) = self.established() {
             let is_reestablish = matches!(msg, ChannelMessage::ChannelReestablish(_));
             if est.link != Link::Connected && !is_reestablish && !matches!(self, Self::Closing(_)) {

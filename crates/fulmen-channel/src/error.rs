@@ -328,7 +328,9 @@ pub enum Violation {
     },
 
     // --- closing ---
-    /// `shutdown` before the funding was signed.
+    /// `shutdown` before `funding_signed` (funder) or `funding_created`
+    /// (fundee) was received: BOLT 2 "SHOULD send an `error` and fail the
+    /// channel" (before funding, failing it forgets it).
     ShutdownBeforeFunding,
     /// The `scriptpubkey` is not one of the allowed shutdown forms.
     InvalidShutdownScript,

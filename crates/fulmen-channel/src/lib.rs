@@ -24,7 +24,8 @@
 //!   [`Channel::update_fee`], and once per event-loop tick
 //!   [`Channel::sign_if_needed`], so every update of the tick shares one
 //!   `commitment_signed`. Incoming HTLCs arrive as
-//!   [`ChannelEvent::HtlcAdded`] only once irrevocably committed; a peer's
+//!   [`ChannelEvent::HtlcAdded`] only once irrevocably committed (fail
+//!   those [`Channel::htlc_over_dust_exposure`] flags); a peer's
 //!   preimage as [`ChannelEvent::HtlcFulfilled`] as soon as it arrives;
 //!   failures as [`ChannelEvent::HtlcFailed`] once irrevocable; every
 //!   revoked peer commitment as [`ChannelEvent::RevokedRemoteCommitment`]
@@ -59,7 +60,8 @@
 //! [`ledger::Ledger`] (every HTLC add/removal and fee change with its stage
 //! on the way to being irrevocably committed — see the [`ledger`] module
 //! for the model) and the commitment bookkeeping. Commitment transactions
-//! are built, signed and verified with `fulmen-script` ([`commitment`]).
+//! are built, signed and verified with `fulmen-script` ([`commitment`]);
+//! the dust exposure bound of BOLT 2 is in [`dust`].
 //!
 //! # Choices and departures from the design contract
 //!

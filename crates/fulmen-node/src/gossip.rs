@@ -5,7 +5,7 @@
 //! | input | does |
 //! | --- | --- |
 //! | `channel_announcement` | the four signatures ([`NetworkGraph::add_channel`]), then the funding output on chain: the block at the short channel id's height, its transaction and output, paying the 2-of-2 of the two `bitcoin_key`s, still unspent; its value is the capacity |
-//! | `channel_update`, `node_announcement` | signature, newer timestamp, known channel/node (the graph's checks) |
+//! | `channel_update`, `node_announcement` | signature, newer timestamp, known channel/node (the graph's checks); a peer's `channel_update`s rate-limited per channel direction ([`GossipConfig::update_burst`]) |
 //! | `gossip_timestamp_filter` | the peer wants gossip: what the gossip store holds in its range is sent, and later relays |
 //! | `query_channel_range` / `query_short_channel_ids` | answered from the graph (ids) and the gossip store (messages; uncompressed encoding) |
 //! | a peer connects | we send `gossip_timestamp_filter` (everything) if it supports `gossip_queries`; otherwise it gets our whole graph and every relay |
@@ -24,6 +24,7 @@
 //! [`store`] for the design), written once per flush, read to answer sync
 //! requests, and loaded back into the graph at start.
 
+mod limit;
 mod store;
 
 use std::collections::{HashMap, HashSet};
@@ -166,6 +167,10 @@ pub struct GossipConfig {
     pub flush_interval: Duration,
     /// Invalid messages a peer may send before it is disconnected.
     pub max_bad_per_peer: u32,
+    /// `channel_update`s of one channel direction taken at once (10)...
+    pub update_burst: u32,
+    /// ... then one more every this many seconds (300); more are dropped.
+    pub update_refill_secs: u64,
 }
 
 impl Default for GossipConfig {
@@ -173,6 +178,8 @@ impl Default for GossipConfig {
         Self {
             flush_interval: Duration::from_millis(250),
             max_bad_per_peer: 100,
+            update_burst: 10,
+            update_refill_secs: 300,
         }
     }
 }
@@ -242,6 +249,8 @@ pub(crate) fn spawn(
     if let Ok(mut g) = handle.graph.write() {
         *g = graph;
     }
+    let limiter =
+        limit::UpdateLimiter::new(parts.config.update_burst, parts.config.update_refill_secs);
     let mut gossip = Gossip {
         graph: handle.graph.clone(),
         secp,
@@ -253,6 +262,7 @@ pub(crate) fn spawn(
         store,
         local: HashSet::new(),
         node_stamp: 0,
+        limiter,
     };
     std::thread::Builder::new()
         .name("fulmen-gossip".into())
@@ -301,6 +311,8 @@ struct Gossip {
     local: HashSet<ShortChannelId>,
     /// The timestamp of our last `node_announcement`.
     node_stamp: u32,
+    /// Peers' `channel_update`s per channel direction.
+    limiter: limit::UpdateLimiter,
 }
 
 impl Gossip {
@@ -440,6 +452,14 @@ impl Gossip {
     /// not the peer's fault).
     fn on_channel_update(&mut self, from: Option<NodeId>, upd: &ChannelUpdate) -> bool {
         let now = self.now();
+        if from.is_some()
+            && !self
+                .limiter
+                .allow(upd.short_channel_id, upd.direction(), now)
+        {
+            tracing::debug!(scid = %upd.short_channel_id, peer = ?from, "channel_update over the rate limit: dropped");
+            return true;
+        }
         let outcome = match self.graph.write() {
             Ok(mut g) => g.apply_channel_update(&self.secp, upd, now),
             Err(_) => return true,
@@ -523,6 +543,7 @@ impl Gossip {
     }
 
     fn on_block(&mut self, height: u32, block: &Block) {
+        self.limiter.forget_idle(self.now());
         let mut spent = Vec::new();
         if let Ok(mut g) = self.graph.write() {
             spent = store::remove_spent(&mut g, &mut self.funding, &mut self.store, block);

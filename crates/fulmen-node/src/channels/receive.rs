@@ -8,6 +8,7 @@
 //! | check | failure |
 //! | --- | --- |
 //! | the onion peels (version, key, HMAC) | `invalid_onion_*` (malformed) |
+//! | the channel did not flag it over our dust exposure limit (BOLT 2) | `temporary_channel_failure` |
 //! | the payload decodes and is a final-hop payload | `invalid_onion_payload` |
 //! | we are the final hop (no forwarding yet) | `unknown_next_peer` |
 //! | `amt_to_forward` ≤ the HTLC amount | `final_incorrect_htlc_amount` |
@@ -94,7 +95,14 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         channel: ChannelId,
         htlc: IncomingHtlc,
     ) {
-        let verdict = self.judge(&htlc);
+        // BOLT 2: a received dust HTLC that takes the dust exposure over
+        // our limit is failed once committed (the channel flags it).
+        let over_dust = self
+            .channels
+            .get(&channel)
+            .is_some_and(|s| s.chan.htlc_over_dust_exposure(htlc.id));
+        let dust_update = over_dust.then(|| self.channel_update_bytes(&channel));
+        let verdict = self.judge(&htlc, dust_update);
         let id = htlc.id;
         let result = match verdict {
             Verdict::Fulfill {
@@ -170,7 +178,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         );
     }
 
-    fn judge(&mut self, htlc: &IncomingHtlc) -> Verdict {
+    fn judge(&mut self, htlc: &IncomingHtlc, dust_update: Option<Vec<u8>>) -> Verdict {
         let onion = fulmen_onion::OnionPacket::from_array(htlc.onion.as_bytes());
         let (peeled, payload) = match peel_payment(
             &self.svc.node_secret,
@@ -191,6 +199,12 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             }
         };
         let ss = peeled.shared_secret;
+        if let Some(channel_update) = dust_update {
+            return Verdict::Fail(
+                ss,
+                FailureMessage::TemporaryChannelFailure { channel_update },
+            );
+        }
         let is_final = matches!(peeled.next, NextHop::Final);
         let action = match payload.classify(is_final, htlc.path_key.is_some()) {
             Ok(a) => a,

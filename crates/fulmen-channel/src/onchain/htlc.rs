@@ -1,0 +1,141 @@
+//! Our commitment's HTLC outputs: the HTLC-success and HTLC-timeout
+//! transactions (pre-signed by the peer), and their delayed output.
+//!
+//! Without anchors the HTLC transaction pays its own fee and is final as
+//! built. With anchors it pays none: the node appends wallet inputs (and
+//! change outputs after the first) to [`SecondStage::tx`], then calls
+//! [`finalize_htlc_tx`] and signs its own inputs; the peer's
+//! `SIGHASH_SINGLE|SIGHASH_ANYONECANPAY` signature stays valid as long as
+//! input 0 and output 0 are unchanged.
+
+use bitcoin::{EcdsaSighashType, OutPoint, Transaction};
+use fulmen_script::scripts::p2wsh;
+use fulmen_script::sign::{htlc_success_witness, htlc_timeout_witness, sign_htlc_tx};
+use fulmen_types::{PaymentPreimage, Sat};
+
+use super::claim::{Claim, ClaimKey, ClaimKind, Deadline, SecondStage};
+use super::sweep::claim_secret_key;
+use super::{OnchainError, Signer};
+
+/// The pre-signed second-stage transaction of an HTLC claim on our
+/// commitment, if it is one.
+pub fn second_stage(claim: &Claim) -> Option<&SecondStage> {
+    match &claim.kind {
+        ClaimKind::HtlcSuccess {
+            second_stage: Some(s),
+            ..
+        }
+        | ClaimKind::HtlcTimeout {
+            second_stage: Some(s),
+            ..
+        } => Some(s),
+        _ => None,
+    }
+}
+
+/// Adds our `SIGHASH_ALL` signature and the peer's to input 0 of `tx`,
+/// the claim's HTLC transaction (possibly with wallet inputs and outputs
+/// appended for its fee): the witness
+/// `0 <remotehtlcsig> <localhtlcsig> <preimage or empty> <htlc_script>`.
+///
+/// HTLC-success needs the preimage of the claim's hash in `preimages`.
+/// `tx` keeps the claim's `nLockTime` (the expiry, for timeouts) and
+/// input-0 `nSequence` (1 with anchors), which the peer signed.
+pub fn finalize_htlc_tx(
+    claim: &Claim,
+    mut tx: Transaction,
+    signer: &Signer<'_>,
+    preimages: &[PaymentPreimage],
+) -> Result<Transaction, OnchainError> {
+    let stage = second_stage(claim).ok_or(OnchainError::WrongClaimKind)?;
+    let script = claim
+        .witness_script
+        .as_ref()
+        .ok_or(OnchainError::WrongClaimKind)?;
+    let first = tx.input.first().map(|i| (i.previous_output, i.sequence));
+    let expected = stage
+        .tx
+        .input
+        .first()
+        .map(|i| (i.previous_output, i.sequence));
+    if first.is_none()
+        || first != expected
+        || tx.lock_time != stage.tx.lock_time
+        || tx.output.first() != stage.tx.output.first()
+    {
+        return Err(OnchainError::WrongTransaction);
+    }
+    let key = claim_secret_key(&claim.key, signer)?;
+    let ours = sign_htlc_tx(
+        signer.secp,
+        &tx,
+        script,
+        claim.value,
+        EcdsaSighashType::All,
+        &key,
+    )
+    .map_err(|_| OnchainError::SigningError)?;
+    let channel_type = stage.channel_type;
+    let witness = match &claim.kind {
+        ClaimKind::HtlcSuccess { payment_hash, .. } => {
+            let preimage = preimages
+                .iter()
+                .find(|p| p.payment_hash() == *payment_hash)
+                .ok_or(OnchainError::MissingPreimageError {
+                    payment_hash: *payment_hash,
+                })?;
+            htlc_success_witness(
+                script,
+                channel_type,
+                &stage.remote_signature,
+                &ours,
+                preimage,
+            )
+        }
+        _ => htlc_timeout_witness(script, channel_type, &stage.remote_signature, &ours),
+    };
+    if let Some(input) = tx.input.first_mut() {
+        input.witness = witness;
+    }
+    Ok(tx)
+}
+
+/// The delayed output of our confirmed HTLC transaction `confirmed` (the
+/// claim's, built by [`finalize_htlc_tx`]), to sweep after
+/// `to_self_delay` blocks: witness `<sig> <> <script>`.
+pub fn second_stage_claim(claim: &Claim, confirmed: &Transaction) -> Option<Claim> {
+    let stage = second_stage(claim)?;
+    let ClaimKey::Htlc {
+        per_commitment_point,
+    } = claim.key
+    else {
+        return None;
+    };
+    if confirmed.input.first().map(|i| i.previous_output) != Some(claim.outpoint) {
+        return None;
+    }
+    let spk = p2wsh(&stage.output_witness_script);
+    let out = confirmed
+        .output
+        .first()
+        .filter(|o| o.script_pubkey == spk)?;
+    Some(Claim {
+        outpoint: OutPoint {
+            txid: confirmed.compute_txid(),
+            vout: 0,
+        },
+        value: Sat(out.value.to_sat()),
+        script_pubkey: spk,
+        witness_script: Some(stage.output_witness_script.clone()),
+        kind: ClaimKind::ToLocalAfterCsv {
+            delay: stage.to_self_delay,
+        },
+        key: ClaimKey::DelayedPayment {
+            per_commitment_point,
+        },
+        csv: stage.to_self_delay,
+        cltv: 0,
+        deadline: Deadline::None,
+        contested: false,
+    })
+}

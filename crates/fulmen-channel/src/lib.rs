@@ -111,7 +111,7 @@ pub mod error;
 pub mod events;
 pub mod ledger;
 pub mod message;
-/// On-chain enforcement (BOLT 5): classify funding spends, claim outputs.
+// On-chain enforcement (BOLT 5): classify funding spends, claim outputs.
 pub mod onchain;
 pub mod opening;
 pub mod params;

@@ -1005,3 +1005,41 @@ proptest! {
         let _ = resolve(&tx, est, &sa, None).unwrap();
     }
 }
+
+/// We lost state (restored an old channel): the peer's newer commitment
+/// is recognised as such and our `to_remote` is still taken (static
+/// remote key), while nothing else is claimed.
+#[test]
+fn future_remote_commitment_still_pays_to_remote() {
+    for anchors in [true, false] {
+        let mut p = open(anchors);
+        p.add(Who::B, 300_000_000, 1);
+        p.settle();
+        let (a_old, _) = snapshot(&p, Who::A);
+        fulfill(&mut p, Who::A, 0, 1);
+        p.add(Who::A, 100_000_000, 2);
+        p.settle();
+        let (_, b_latest) = snapshot(&p, Who::B);
+        let est = a_old.established().unwrap();
+        let sa = signer(&p, Who::A);
+        assert!(matches!(
+            classify(&b_latest, est, &sa),
+            SpendKind::FutureRemoteCommitment { .. }
+        ));
+        let res = resolve(&b_latest, est, &sa, None).unwrap();
+        let claims: Vec<Claim> = res
+            .claims
+            .iter()
+            .filter(|c| !is_anchor(c))
+            .cloned()
+            .collect();
+        assert_eq!(claims.len(), 1);
+        assert!(matches!(claims[0].kind, ClaimKind::ToRemote { .. }));
+        // The HTLC output and the peer's `to_local` (unknown point) are
+        // reported, not silently ignored.
+        assert_eq!(res.unclaimed.len(), 2);
+        let u = chain_with(&p, &b_latest, p.height + 1);
+        let t = build_sweep(&claims, &p2wpkh(0xd0), FEERATE, &sa, &[]).unwrap();
+        check_sweep(&u, &t, &claims, &sa, &[]);
+    }
+}

@@ -63,18 +63,16 @@ enum Middle {
     Preimage(PaymentPreimage),
 }
 
+/// `pubkey` is the claim key's public key (pushed by P2WPKH and
+/// revocation-path HTLC witnesses).
 fn middle(
     claim: &Claim,
-    pubkey: Option<PublicKey>,
+    pubkey: PublicKey,
     preimages: &[PaymentPreimage],
 ) -> Result<Middle, OnchainError> {
-    let placeholder = || {
-        // Any valid key has the 33-byte size of the real one.
-        pubkey.ok_or(OnchainError::KeyDerivationError)
-    };
     Ok(match &claim.kind {
         ClaimKind::ToLocalAfterCsv { .. } => Middle::Empty,
-        ClaimKind::ToRemote { csv: 0 } => Middle::Pubkey(placeholder()?),
+        ClaimKind::ToRemote { csv: 0 } => Middle::Pubkey(pubkey),
         ClaimKind::ToRemote { .. } | ClaimKind::AnchorCpfp => Middle::Nothing,
         ClaimKind::HtlcSuccess {
             second_stage: None,
@@ -97,7 +95,7 @@ fn middle(
         } => Middle::One,
         ClaimKind::Revoked {
             output: RevokedOutput::Htlc { .. },
-        } => Middle::Pubkey(placeholder()?),
+        } => Middle::Pubkey(pubkey),
         _ => return Err(OnchainError::WrongClaimKind),
     })
 }
@@ -141,7 +139,7 @@ pub fn sign_claim_input(
     }
     let key = claim_secret_key(&claim.key, signer)?;
     let pubkey = PublicKey::from_secret_key(signer.secp, &key);
-    let m = middle(claim, Some(pubkey), preimages)?;
+    let m = middle(claim, pubkey, preimages)?;
     let msg = match &claim.witness_script {
         Some(ws) => p2wsh_sighash(tx, input_index, ws, claim.value, EcdsaSighashType::All)
             .map_err(|_| OnchainError::SigningError)?,
@@ -168,7 +166,7 @@ pub fn sign_claim_input(
 /// zero preimage), for weights.
 fn placeholder_witness(claim: &Claim, signer: &Signer<'_>) -> Result<Witness, OnchainError> {
     let pk = witness_pubkey(claim, signer)?;
-    let m = match middle(claim, Some(pk), &[]) {
+    let m = match middle(claim, pk, &[]) {
         Err(OnchainError::MissingPreimageError { .. }) => {
             Middle::Preimage(PaymentPreimage([0; 32]))
         }

@@ -152,9 +152,10 @@ pub struct ChannelConfig {
     /// trim HTLCs past it (without anchors only: with
     /// `option_anchors_zero_fee_htlc_tx` trimming does not depend on the
     /// feerate). See [`crate::dust`]. A matter of policy; the default,
-    /// 5 000 000 msat (5 000 sat), is the fixed default LDK used before
-    /// its feerate-based one: about nine HTLCs just under our 546-sat dust
-    /// limit.
+    /// 50 000 000 msat (50 000 sat), is Core Lightning's
+    /// `max-dust-htlc-exposure-msat` default: small payments still use a
+    /// channel fully (483 HTLCs of 100 sat fit), while what a peer's fee
+    /// griefing can burn stays bounded.
     pub max_dust_htlc_exposure: Msat,
     /// BOLT 2 `update_fee` receiver, without anchors: fail the channel when
     /// the funder's feerate increase trims more HTLCs and takes a dust
@@ -199,7 +200,7 @@ impl Default for ChannelConfig {
             prefer_anchors: true,
             want_scid_alias: false,
             fee_spike_buffer: true,
-            max_dust_htlc_exposure: Msat(5_000_000),
+            max_dust_htlc_exposure: Msat(50_000_000),
             fail_on_dust_fee_increase: false,
             offered_htlc_grace_blocks: 2,
             fulfill_deadline_blocks: 18,

@@ -35,10 +35,18 @@ fn open(config_a: ChannelConfig, config_b: ChannelConfig) -> Pair {
     p
 }
 
+/// The tests' limit: 5,000,000 msat, nine 546-sat-minus-one HTLCs.
+fn base() -> ChannelConfig {
+    ChannelConfig {
+        max_dust_htlc_exposure: Msat(5_000_000),
+        ..ChannelConfig::default()
+    }
+}
+
 fn legacy() -> ChannelConfig {
     ChannelConfig {
         prefer_anchors: false,
-        ..ChannelConfig::default()
+        ..base()
     }
 }
 
@@ -65,7 +73,7 @@ fn exposure(p: &Pair, who: Who) -> DustExposure {
 /// than `max_dust_htlc_exposure_msat`: SHOULD NOT send this HTLC".
 #[test]
 fn bolt2_offering_a_dust_htlc_over_the_limit_is_refused() {
-    let mut p = open(ChannelConfig::default(), ChannelConfig::default());
+    let mut p = open(base(), base());
     // Nine dust HTLCs fit under 5 000 000 msat, the tenth does not.
     for tag in 0..9 {
         try_add(&mut p, Who::A, ANCHOR_DUST, tag).unwrap();
@@ -107,7 +115,7 @@ fn bolt2_offering_a_dust_htlc_over_the_limit_is_refused() {
 /// trimmed from a commitment use up the same limit.
 #[test]
 fn bolt2_dust_balance_counts_both_directions() {
-    let mut p = open(ChannelConfig::default(), ChannelConfig::default());
+    let mut p = open(base(), base());
     for tag in 0..5 {
         try_add(&mut p, Who::B, ANCHOR_DUST, tag).unwrap();
     }
@@ -163,9 +171,9 @@ fn bolt2_offering_uses_each_commitments_trimming_rules_without_anchors() {
 fn bolt2_receiving_a_dust_htlc_over_the_limit_flags_it_for_failure() {
     let b_config = ChannelConfig {
         max_dust_htlc_exposure: Msat(1_000_000),
-        ..ChannelConfig::default()
+        ..base()
     };
-    let mut p = open(ChannelConfig::default(), b_config);
+    let mut p = open(base(), b_config);
     for tag in 0..3 {
         try_add(&mut p, Who::A, 400_000, tag).unwrap();
     }
@@ -335,7 +343,7 @@ fn bolt2_received_update_fee_over_the_dust_limit_is_accepted_by_default() {
 /// does not depend on the feerate: `update_fee` is never refused for dust.
 #[test]
 fn bolt2_update_fee_dust_rule_applies_only_without_anchors() {
-    let mut p = open(ChannelConfig::default(), ChannelConfig::default());
+    let mut p = open(base(), base());
     for tag in 0..9 {
         try_add(&mut p, Who::A, ANCHOR_DUST, tag).unwrap();
     }

@@ -239,6 +239,57 @@ mod tests {
     }
 
     #[test]
+    fn a_depth_3_reorg_moves_a_payment_back_to_the_mempool_and_the_balance_follows() {
+        let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+        let mut payer = wallet();
+        let mut payee = {
+            let secp = Secp256k1::new();
+            let seed = Mnemonic::from_entropy(&[8; 16]).unwrap().to_seed("");
+            let tree = KeyTree::new(&secp, &seed, Network::Regtest).unwrap();
+            OnchainWallet::in_memory(&tree, Network::Regtest).unwrap()
+        };
+        let coinbase_to = payer.new_address().unwrap().address.script_pubkey();
+        let burn = bitcoin::ScriptBuf::new_op_return([3u8; 4]);
+        chain.mine(1, &coinbase_to, 1_700_000_000).unwrap();
+        chain.mine(100, &burn, 1_700_000_001).unwrap();
+        apply_round(&mut payer, &chain).unwrap();
+        let to = payee.new_address().unwrap().address.script_pubkey();
+        let paid = payer
+            .build_payment(
+                to,
+                fulmen_types::Sat(100_000_000),
+                bitcoin::FeeRate::from_sat_per_kwu(253),
+                fulmen_wallet::onchain::CoinPolicy::ConfirmedOnly,
+                [7; 32],
+            )
+            .unwrap();
+        let txid = chain.broadcast(&paid.tx).unwrap();
+        chain.mine(3, &burn, 1_700_000_200).unwrap();
+        apply_round(&mut payee, &chain).unwrap();
+        assert_eq!(payee.balance().confirmed.0, 100_000_000);
+        // The three blocks (the payment's among them) leave the chain.
+        for _ in 0..3 {
+            chain.invalidate_tip().unwrap();
+        }
+        assert!(chain.in_mempool(&txid).unwrap(), "back in the mempool");
+        let events = apply_round(&mut payee, &chain).unwrap();
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| matches!(e, ChainEvent::BlockDisconnected(..)))
+                .count(),
+            3
+        );
+        let b = payee.balance();
+        assert_eq!(b.confirmed.0, 0, "no longer confirmed");
+        assert_eq!(b.untrusted_pending.0 + b.trusted_pending.0, 100_000_000);
+        // A longer branch confirms it again.
+        chain.mine(4, &burn, 1_700_000_300).unwrap();
+        apply_round(&mut payee, &chain).unwrap();
+        assert_eq!(payee.balance().confirmed.0, 100_000_000);
+    }
+
+    #[test]
     fn rewinds_when_the_source_does_not_know_our_tip() {
         let a = EmbeddedChain::in_memory(EmbeddedConfig::default());
         let b = EmbeddedChain::in_memory(EmbeddedConfig::default());

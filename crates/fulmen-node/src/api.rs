@@ -238,9 +238,11 @@ impl Node {
     }
 
     /// Sends a prepared payment over exactly `route` (its hops' amounts
-    /// and expiries as given, the last hop the payee receiving the
-    /// request's amount), once, and waits for the outcome — as LND's
-    /// `sendtoroute` or Core Lightning's `sendpay`.
+    /// and expiries as given, the last hop the payee), once, and waits for
+    /// the outcome — as LND's `sendtoroute` or Core Lightning's `sendpay`.
+    /// The payee receives the route's last amount; when it is less than
+    /// the request's amount (a payment secret required), it is one part of
+    /// a multi-part payment whose `total_msat` is the request's amount.
     pub async fn pay_route(
         &self,
         request: PayRequest,

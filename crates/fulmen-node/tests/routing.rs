@@ -38,6 +38,17 @@ fn target(n: &TestNode) -> ConnectTarget {
 /// A node on `chain` charging `base` msat + `ppm` to forward, with
 /// `delta` blocks of CLTV delta.
 async fn node(chain: &EmbeddedChain, base: u32, ppm: u32, delta: u16) -> TestNode {
+    node_with(chain, base, ppm, delta, |_| {}).await
+}
+
+/// [`node`], with `more` changing the config.
+async fn node_with(
+    chain: &EmbeddedChain,
+    base: u32,
+    ppm: u32,
+    delta: u16,
+    more: impl FnOnce(&mut fulmen_node::NodeConfig),
+) -> TestNode {
     start_with(|dir| {
         let mut c = config(dir, Some(chain.clone()), fast_peers());
         c.channels = ChannelsConfig {
@@ -49,6 +60,7 @@ async fn node(chain: &EmbeddedChain, base: u32, ppm: u32, delta: u16) -> TestNod
             },
             ..ChannelsConfig::default()
         };
+        more(&mut c);
         c
     })
     .await
@@ -454,6 +466,152 @@ async fn a_forwarding_node_refuses_onions_that_break_its_policy_with_the_right_c
     assert_eq!(out.status, PaymentStatusKind::Complete, "{out:?}");
     assert_eq!(out.fee, Msat(5_000));
     for n in [a, b, c] {
+        n.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hop_offline_is_attributed_and_routed_around() {
+    // a → b → d is cheaper than a → c → d, but b has lost d: b fails the
+    // HTLC (temporary_channel_failure with its disabled channel_update),
+    // a retries through c.
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let slow_reconnect = |c: &mut fulmen_node::NodeConfig| {
+        c.reconnect_interval = std::time::Duration::from_secs(600);
+    };
+    let mut a = node_with(&chain, 1_000, 0, 40, slow_reconnect).await;
+    let mut b = node_with(&chain, 1, 0, 40, slow_reconnect).await;
+    let mut c = node_with(&chain, 50_000, 0, 40, slow_reconnect).await;
+    let mut d = node_with(&chain, 1_000, 0, 40, slow_reconnect).await;
+    fund(&[&a, &a, &b, &c]).await;
+    for n in [&mut a, &mut b, &mut c, &mut d] {
+        wait_synced(n, 104).await;
+    }
+    open(&a, &b, 10_000_000, 0).await;
+    open(&a, &c, 10_000_000, 0).await;
+    open(&b, &d, 10_000_000, 0).await;
+    open(&c, &d, 10_000_000, 0).await;
+    a.node.mine(6, Some(burn_address())).await.unwrap();
+    wait_graph(&mut a, 4).await;
+    assert!(b
+        .node
+        .peers()
+        .disconnect(&d.id(), fulmen_node::DisconnectReason::Shutdown));
+    wait_event(&mut b.events, |e| match e {
+        NodeEvent::PeerDisconnected {
+            node_id: Some(id), ..
+        } if *id == d.id() => Some(()),
+        _ => None,
+    })
+    .await;
+    let inv = d
+        .node
+        .create_invoice(Some(Msat(1_000_000)), "offline", "around b")
+        .await
+        .unwrap();
+    let out = a.node.pay_invoice(&inv.bolt11, None).await.unwrap();
+    assert_eq!(out.status, PaymentStatusKind::Complete, "{out:?}");
+    assert_eq!(out.attempts, 2, "the route through b failed first");
+    assert_eq!(out.route, vec![c.id(), d.id()]);
+    let forwards = b.node.list_forwards().await.unwrap();
+    assert_eq!(forwards.len(), 1);
+    assert_eq!(
+        forwards[0].failure_code,
+        Some(fulmen_onion::FailureCode::TEMPORARY_CHANNEL_FAILURE.0)
+    );
+    // b's channel_update in the failure said b → d is disabled.
+    let disabled = {
+        let g = a.node.network_graph();
+        let g = g.read().unwrap();
+        let scid = g
+            .channel_ids()
+            .find(|s| {
+                let ch = g.channel(*s).unwrap();
+                [ch.node_1, ch.node_2].contains(&b.id()) && [ch.node_1, ch.node_2].contains(&d.id())
+            })
+            .unwrap();
+        let ch = g.channel(scid).unwrap();
+        let from_b = if ch.node_1 == b.id() {
+            ch.one_to_two
+        } else {
+            ch.two_to_one
+        };
+        from_b.unwrap().disabled
+    };
+    assert!(disabled, "a learnt b's update from the failure");
+    for n in [a, b, c, d] {
+        n.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_incomplete_multi_part_payment_times_out_and_nothing_moves() {
+    use fulmen_graph::router::{Route, RouteHop};
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let mut a = node(&chain, 1_000, 0, 40).await;
+    let mut b = node_with(&chain, 1_000, 0, 40, |c| c.channels.mpp_timeout_secs = 2).await;
+    fund(&[&a]).await;
+    wait_synced(&mut a, 101).await;
+    open(&a, &b, 10_000_000, 0).await;
+    a.node.mine(6, Some(burn_address())).await.unwrap();
+    wait_graph(&mut a, 1).await;
+    let scid = {
+        let g = a.node.network_graph();
+        let g = g.read().unwrap();
+        let first = g.channel_ids().next().unwrap();
+        first
+    };
+    let inv = b
+        .node
+        .create_invoice(Some(Msat(2_000_000)), "half", "only half comes")
+        .await
+        .unwrap();
+    let secret = fulmen_onion::Invoice::parse(&inv.bolt11)
+        .unwrap()
+        .payment_secret();
+    let request = PayRequest {
+        destination: b.id(),
+        amount: Msat(2_000_000),
+        payment_hash: inv.payment_hash,
+        payment_secret: Some(secret),
+        keysend_preimage: None,
+        min_final_cltv_expiry_delta: 80,
+        bolt11: None,
+        route_hints: Vec::new(),
+        mpp: true,
+    };
+    // One part of half the total: b holds it, then gives up.
+    let half = Route {
+        hops: vec![RouteHop {
+            node_id: b.id(),
+            short_channel_id: scid,
+            amount: Msat(1_000_000),
+            cltv_expiry: a.node.block_height() + 100,
+            fee: Msat(0),
+            cltv_expiry_delta: 0,
+        }],
+    };
+    let started = std::time::Instant::now();
+    let out = a.node.pay_route(request, half).await.unwrap();
+    assert_eq!(out.status, PaymentStatusKind::Failed);
+    assert_eq!(out.failure.as_deref(), Some("mpp_timeout"));
+    assert!(started.elapsed() >= std::time::Duration::from_secs(2));
+    let inv = b
+        .node
+        .list_invoices()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|i| i.payment_hash == inv.payment_hash)
+        .unwrap();
+    assert_eq!(inv.status, fulmen_store::InvoiceStatus::Unpaid);
+    wait_event(&mut b.events, |e| {
+        matches!(e, NodeEvent::ChannelSettled { .. }).then_some(())
+    })
+    .await;
+    let ch = a.node.list_channels().await.unwrap();
+    assert_eq!(ch[0].remote_balance, Msat(0), "nothing moved");
+    for n in [a, b] {
         n.stop().await;
     }
 }

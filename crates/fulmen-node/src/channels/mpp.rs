@@ -2,7 +2,8 @@
 //! the same payment hash and secret with a `total_msat` above their own
 //! amount are held until their sum reaches `total_msat`; then every part is
 //! fulfilled and the invoice is marked paid once, in one commit. A set that
-//! is not complete [`MPP_TIMEOUT_SECS`] after its first part arrived is
+//! is not complete `mpp_timeout_secs` ([`MPP_TIMEOUT_SECS`] by default)
+//! after its first part arrived is
 //! failed with `mpp_timeout`, every part. A part whose `total_msat` differs
 //! from the set's is refused with `incorrect_or_unknown_payment_details`.
 //!
@@ -21,7 +22,8 @@ use super::manager::ChannelManager;
 use super::receive::failure_packet;
 use super::{Broadcaster, Outbox, Persister, Tick};
 
-/// Seconds a set of parts may wait for the rest (BOLT 4 suggests 60).
+/// Seconds a set of parts may wait for the rest by default (BOLT 4
+/// suggests 60).
 pub const MPP_TIMEOUT_SECS: u64 = 60;
 
 /// What the final-node checks found for one part.
@@ -110,10 +112,11 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
     /// Fails every part of the sets that waited too long.
     pub(super) fn expire_part_sets(&mut self, tick: &mut Tick) {
         let now = self.now;
+        let timeout = self.svc.config.mpp_timeout_secs;
         let expired: Vec<PaymentHash> = self
             .mpp_sets
             .iter()
-            .filter(|(_, s)| now.saturating_sub(s.first_at) >= MPP_TIMEOUT_SECS)
+            .filter(|(_, s)| now.saturating_sub(s.first_at) >= timeout)
             .map(|(h, _)| *h)
             .collect();
         for hash in expired {

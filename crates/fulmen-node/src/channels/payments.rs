@@ -252,16 +252,20 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             .map_err(|_| CmError::Invalid("the payee is not a valid public key"))?;
         let exclusions = fulmen_graph::router::Exclusions::default();
         let given = route.is_some();
+        // A given route may carry a part of the amount (the payee then
+        // waits for the rest, as with LND's `sendtoroute` and an MPP
+        // record): only with a payment secret.
         let routes = match route {
             Some(r)
-                if r.final_amount() == req.amount
-                    && r.hops.last().map(|h| h.node_id) == Some(req.destination) =>
+                if r.hops.last().map(|h| h.node_id) == Some(req.destination)
+                    && (r.final_amount() == req.amount
+                        || (r.final_amount() < req.amount && req.payment_secret.is_some())) =>
             {
                 vec![r]
             }
             Some(_) => {
                 return Err(CmError::Invalid(
-                    "the route does not end at the payee with the amount",
+                    "the route must end at the payee with the amount (or a part of it, with a payment secret)",
                 ))
             }
             None => self.plan(req, req.amount, &exclusions)?,

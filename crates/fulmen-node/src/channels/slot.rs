@@ -30,6 +30,10 @@ pub struct ChannelsConfig {
     pub min_final_cltv_expiry_delta: u16,
     /// Seconds an invoice stays payable.
     pub invoice_expiry_secs: u64,
+    /// Seconds the parts of a multi-part payment we receive may wait for
+    /// the rest before all are failed with `mpp_timeout` (60, as BOLT 4
+    /// suggests).
+    pub mpp_timeout_secs: u64,
     /// What we charge and require to forward an HTLC (announced in our
     /// `channel_update`s).
     pub forwarding: ForwardingPolicy,
@@ -88,6 +92,7 @@ impl Default for ChannelsConfig {
             max_unfunded_total: 64,
             min_final_cltv_expiry_delta: 80,
             invoice_expiry_secs: 3600,
+            mpp_timeout_secs: super::mpp::MPP_TIMEOUT_SECS,
             forwarding: ForwardingPolicy::default(),
         }
     }

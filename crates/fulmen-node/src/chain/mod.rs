@@ -152,4 +152,19 @@ impl Broadcaster for ChainBroadcaster {
             tracing::warn!(txid = %tx.compute_txid(), error = %e, "broadcast failed");
         }
     }
+
+    fn confirmed_spend(&self, outpoint: &bitcoin::OutPoint) -> Option<(Transaction, u32)> {
+        match self.source.spending_tx(outpoint) {
+            Ok(Some(fulmen_chain::Spend {
+                tx,
+                status: fulmen_chain::TxStatus::Confirmed { block, .. },
+                ..
+            })) => Some((tx, block.height)),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(%outpoint, error = %e, "cannot look up a spend");
+                None
+            }
+        }
+    }
 }

@@ -137,6 +137,9 @@ pub struct ChannelManager<P: Persister, O: Outbox, B: Broadcaster> {
     /// The timestamp of our last `channel_update` per channel (each new one
     /// must be later).
     pub(super) update_stamps: HashMap<ChannelId, u32>,
+    /// Channels whose funding output is spent, and what is left to claim
+    /// (in memory only; see [`super::onchain`]).
+    pub(super) onchain: super::onchain::Watches,
     pub(super) work: Work,
     crash: Option<CrashHook>,
 }
@@ -181,6 +184,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             forwards: HashMap::new(),
             forwarded_in: HashSet::new(),
             update_stamps: HashMap::new(),
+            onchain: HashMap::new(),
             work: Work::default(),
             crash: CrashHook::from_env(),
         };
@@ -281,6 +285,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 let mut tick = Tick::default();
                 cm.resolve_pending_incoming(&mut tick);
                 cm.rebroadcast_funding(&mut tick);
+                cm.onchain_rescan(&mut tick);
                 cm.finish_tick(tick);
                 while let Some(first) = inputs.blocking_recv() {
                     let mut tick = Tick::default();
@@ -365,6 +370,9 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             CmInput::BlockDisconnected { height, hash } => {
                 tracing::warn!(height, %hash, "block disconnected: channels keep their confirmations");
                 self.height = height.saturating_sub(1);
+                // Spends seen in that block may be gone: rebuild the
+                // on-chain watches from the active chain.
+                self.onchain_rescan(tick);
             }
             CmInput::Feerate { per_kw } => self.feerate = per_kw.max(MIN_FEERATE_PER_KW),
             CmInput::Command(cmd) => self.on_command(tick, cmd),
@@ -532,6 +540,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             });
         }
         self.close_confirmations(tick, block);
+        self.onchain_block(tick, height, block);
         let mut ids: Vec<ChannelId> = self.channels.keys().copied().collect();
         ids.sort();
         for id in ids {

@@ -60,6 +60,7 @@ pub mod crash;
 mod forward;
 mod manager;
 mod mpp;
+pub mod onchain;
 mod open;
 mod payments;
 mod persist;
@@ -323,6 +324,16 @@ pub trait Broadcaster: Send + Sync + 'static {
     /// Broadcasts `tx`; failures are logged by the implementation (the
     /// channel retries at the next block).
     fn broadcast(&self, tx: &Transaction);
+
+    /// The transaction spending `outpoint` in the active chain, with the
+    /// height of its block; `None` if the outpoint is unspent, spent only
+    /// in the mempool, or the chain cannot say (the default). Blocking;
+    /// the manager asks it only when it rebuilds its on-chain watches (at
+    /// start and after a disconnected block, see [`onchain`]).
+    fn confirmed_spend(&self, outpoint: &bitcoin::OutPoint) -> Option<(Transaction, u32)> {
+        let _ = outpoint;
+        None
+    }
 }
 
 /// A message to send at the end of the tick.

@@ -1,0 +1,418 @@
+//! On-chain enforcement (BOLT 5), node side: watching every channel's
+//! funding output, resolving its spend with the sans-IO core
+//! ([`fulmen_channel::onchain`]) and sweeping what is ours to the wallet.
+//!
+//! # How it is driven
+//!
+//! * **Blocks** reach the manager with their transactions
+//!   ([`ChannelManager::onchain_block`], called from `on_block`): a
+//!   transaction spending a channel's funding outpoint starts a [`Watch`]
+//!   ([`resolve`] with the store's revoked record when its txid is one);
+//!   later transactions spending a pending claim's outpoint retire it,
+//!   turn our confirmed HTLC transaction into its delayed output
+//!   ([`htlc::second_stage_claim`]), turn a cheater's HTLC transaction
+//!   into revocation claims ([`Resolution::revoked_second_stage_claims`])
+//!   and yield the preimages the peer revealed ([`extract_preimages`]).
+//! * **Nothing here is persisted.** A [`Resolution`] is deterministic, so
+//!   at start and after a disconnected block
+//!   ([`ChannelManager::onchain_rescan`]) the watches are rebuilt from the
+//!   active chain: the manager asks its [`Broadcaster`] (the chain, seen
+//!   from the manager thread, like broadcasts) for the confirmed spend of
+//!   each funding outpoint, then of each claim, recursively
+//!   ([`Broadcaster::confirmed_spend`]). Blocks the follower delivers
+//!   afterwards are handled idempotently.
+//! * **Each block**, every pending claim ready in the next block
+//!   ([`Claim::ready_height`] `<= tip + 1`) is spent: sweeps
+//!   ([`plan_batches`] then [`build_sweep`]) at
+//!   [`escalated_feerate`] of the nearest deadline, paying one fresh
+//!   wallet script per watch (so the same claims give the same bytes each
+//!   block), and our pre-signed HTLC transactions
+//!   ([`htlc::finalize_htlc_tx`], channels without anchors). They are
+//!   broadcast again each block until their claim's outpoint is spent in a
+//!   block. A revoked commitment is punished in the tick of the block that
+//!   confirms it.
+//! * **Persist before reveal**: the transactions go into
+//!   `tick.broadcasts`, which leave only after the tick's commit.
+//!
+//! Not yet: anchor CPFP of our commitment, HTLC transactions of anchor
+//! channels (they need wallet inputs for their fee; logged), replacing a
+//! pending sweep by a higher-fee one when the chain refuses RBF.
+
+use std::collections::{HashMap, HashSet};
+
+use bitcoin::hashes::Hash;
+use bitcoin::{Block, OutPoint, ScriptBuf, Transaction};
+use fulmen_channel::onchain::fees::{escalated_feerate, plan_batches, SECURITY_DELAY};
+use fulmen_channel::onchain::resolve::extract_preimages;
+use fulmen_channel::onchain::sweep::build_sweep;
+use fulmen_channel::onchain::{
+    htlc, resolve, Claim, OnchainError, Resolution, Signer, SpendKind, UnknownSpend,
+};
+use fulmen_channel::{Channel, ChannelEvent};
+use fulmen_script::Side;
+use fulmen_types::{ChannelId, PaymentHash, PaymentPreimage};
+
+use super::manager::ChannelManager;
+use super::{Broadcaster, Outbox, Persister, Tick};
+
+/// The highest feerate a sweep pays however near its deadline
+/// (200 sat/vbyte).
+pub const MAX_SWEEP_FEERATE_PER_KW: u32 = 50_000;
+
+/// One channel whose funding output is spent.
+pub(crate) struct Watch {
+    /// What the funding spend is and what it leaves us.
+    resolution: Resolution,
+    /// Where our sweeps pay.
+    destination: ScriptBuf,
+    /// Claims whose outpoint is not spent yet, with the height of the
+    /// block holding their output.
+    pending: Vec<(Claim, u32)>,
+    /// Outpoints whose spend was handled.
+    spent: HashSet<OutPoint>,
+    /// Outpoints already reported as not takeable (logged once).
+    warned: HashSet<OutPoint>,
+    /// Payment hashes whose preimage was learned on chain and handed on.
+    settled: HashSet<PaymentHash>,
+}
+
+/// The watches, by channel.
+pub(crate) type Watches = HashMap<ChannelId, Watch>;
+
+/// The funding outpoint of a channel that may be spent on chain (it has
+/// commitments and is not closed for good).
+fn funding_of(chan: &Channel) -> Option<OutPoint> {
+    chan.established().map(|e| e.core.funding_outpoint)
+}
+
+fn spends(tx: &Transaction, outpoint: &OutPoint) -> bool {
+    tx.input.iter().any(|i| i.previous_output == *outpoint)
+}
+
+impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
+    /// Channels with a funding outpoint not yet watched, sorted.
+    fn unwatched(&self) -> Vec<(ChannelId, OutPoint)> {
+        let mut ids: Vec<(ChannelId, OutPoint)> = self
+            .channels
+            .iter()
+            .filter(|(id, _)| !self.onchain.contains_key(id))
+            .filter_map(|(id, s)| funding_of(&s.chan).map(|f| (*id, f)))
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// A connected block (after the channels saw it): new funding spends,
+    /// spends of pending claims, then this block's sweeps.
+    pub(super) fn onchain_block(&mut self, tick: &mut Tick, height: u32, block: &Block) {
+        for (id, funding) in self.unwatched() {
+            if let Some(tx) = block.txdata.iter().find(|tx| spends(tx, &funding)) {
+                self.start_watch(tick, id, tx, height);
+            }
+        }
+        let mut ids: Vec<ChannelId> = self.onchain.keys().copied().collect();
+        ids.sort();
+        for id in ids {
+            for tx in &block.txdata {
+                self.on_spend(id, tx, height);
+            }
+        }
+        self.sweep_ready(tick);
+    }
+
+    /// Rebuilds every watch from the active chain (at start, and after a
+    /// block is disconnected), then sweeps what is ready.
+    pub(super) fn onchain_rescan(&mut self, tick: &mut Tick) {
+        self.onchain.clear();
+        for (id, funding) in self.unwatched() {
+            let Some((tx, height)) = self.broadcaster.confirmed_spend(&funding) else {
+                continue;
+            };
+            self.start_watch(tick, id, &tx, height);
+            let mut checked: HashSet<OutPoint> = HashSet::new();
+            loop {
+                let next: Vec<OutPoint> = self
+                    .onchain
+                    .get(&id)
+                    .map(|w| {
+                        w.pending
+                            .iter()
+                            .map(|(c, _)| c.outpoint)
+                            .filter(|o| !checked.contains(o))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                if next.is_empty() {
+                    break;
+                }
+                for outpoint in next {
+                    checked.insert(outpoint);
+                    if let Some((tx, at)) = self.broadcaster.confirmed_spend(&outpoint) {
+                        self.on_spend(id, &tx, at);
+                    }
+                }
+            }
+        }
+        self.sweep_ready(tick);
+    }
+
+    /// The funding output of `id` was spent by `tx` in block `height`.
+    fn start_watch(&mut self, tick: &mut Tick, id: ChannelId, tx: &Transaction, height: u32) {
+        let txid = tx.compute_txid();
+        let record = match self.read(|s| s.lookup_revoked_commitment_by_txid(&txid.to_byte_array()))
+        {
+            Ok(row) => row.and_then(|row| match super::revoked::decode(id, &row.record) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    tracing::error!(channel = %id, %txid, error = %e, "revoked record does not decode");
+                    None
+                }
+            }),
+            Err(e) => {
+                tracing::error!(channel = %id, %txid, error = %e, "cannot read revoked records");
+                None
+            }
+        };
+        let Some(slot) = self.channels.get(&id) else {
+            return;
+        };
+        let Some(est) = slot.chan.established() else {
+            return;
+        };
+        let signer = Signer {
+            secp: &self.secp,
+            secrets: slot.secrets.as_ref(),
+        };
+        let resolution = match resolve(tx, est, &signer, record.as_ref()) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::error!(channel = %id, %txid, error = %e, "cannot resolve the funding spend");
+                return;
+            }
+        };
+        let operational = !matches!(slot.chan, Channel::Closing(_) | Channel::Closed(_));
+        tracing::info!(
+            channel = %id, %txid, height, kind = ?resolution.kind,
+            claims = resolution.claims.len(), "funding output spent"
+        );
+        match resolution.kind {
+            SpendKind::RevokedRemoteCommitment { number } => {
+                tracing::warn!(channel = %id, %txid, number, "the peer published a revoked commitment: punishing");
+            }
+            SpendKind::Unknown(UnknownSpend::OwnRevokedCommitment { number }) => {
+                tracing::error!(channel = %id, %txid, number, "one of our revoked commitments is on chain: the peer can take everything");
+            }
+            SpendKind::Unknown(why) => {
+                tracing::warn!(channel = %id, %txid, ?why, "unrecognised funding spend");
+            }
+            _ => {}
+        }
+        for (index, value) in &resolution.unclaimed {
+            tracing::warn!(channel = %id, %txid, index, %value, "output we cannot claim");
+        }
+        let destination = match self.svc.wallet.new_script() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(channel = %id, error = %e, "no wallet script for sweeps: retrying at the next block or start");
+                return;
+            }
+        };
+        let mutual = matches!(resolution.kind, SpendKind::MutualClose);
+        let pending = resolution
+            .claims
+            .iter()
+            .cloned()
+            .map(|c| (c, height))
+            .collect();
+        self.onchain.insert(
+            id,
+            Watch {
+                resolution,
+                destination,
+                pending,
+                spent: HashSet::new(),
+                warned: HashSet::new(),
+                settled: HashSet::new(),
+            },
+        );
+        if operational && !mutual {
+            // The peer's commitment (or an unknown spend) while the channel
+            // still runs: stop it. Our own commitment, broadcast by the
+            // close, is refused by the chain (the funding is spent).
+            tracing::warn!(channel = %id, "funding spent on chain: failing the channel");
+            self.force_close(tick, id);
+        }
+    }
+
+    /// `tx`, confirmed in block `height`, may spend pending claims of `id`.
+    fn on_spend(&mut self, id: ChannelId, tx: &Transaction, height: u32) {
+        let Some(w) = self.onchain.get_mut(&id) else {
+            return;
+        };
+        let mut learned: Vec<PaymentPreimage> = Vec::new();
+        for input in &tx.input {
+            let op = input.previous_output;
+            let Some(pos) = w.pending.iter().position(|(c, _)| c.outpoint == op) else {
+                continue;
+            };
+            let (claim, _) = w.pending.swap_remove(pos);
+            w.spent.insert(op);
+            if let Some(next) = htlc::second_stage_claim(&claim, tx) {
+                tracing::info!(channel = %id, txid = %tx.compute_txid(), height, "our HTLC transaction confirmed: its output follows after the delay");
+                w.pending.push((next, height));
+                continue;
+            }
+            for c in w.resolution.revoked_second_stage_claims(tx) {
+                if !w.spent.contains(&c.outpoint)
+                    && !w.pending.iter().any(|(p, _)| p.outpoint == c.outpoint)
+                {
+                    tracing::warn!(channel = %id, outpoint = %c.outpoint, "the cheater's HTLC transaction confirmed: taking its output");
+                    w.pending.push((c, height));
+                }
+            }
+            if let Some(hash) = claim.payment_hash() {
+                learned.extend(extract_preimages(tx, &[hash]));
+            }
+            tracing::info!(channel = %id, outpoint = %op, spender = %tx.compute_txid(), height, "claimed output spent");
+        }
+        learned.retain(|p| w.settled.insert(p.payment_hash()));
+        if !learned.is_empty() {
+            self.on_preimages_learned(id, learned);
+        }
+    }
+
+    /// The peer revealed preimages on chain: our outgoing HTLCs with those
+    /// hashes are fulfilled (a forward settles upstream, a payment
+    /// succeeds), as if `update_fulfill_htlc` had arrived.
+    fn on_preimages_learned(&mut self, id: ChannelId, preimages: Vec<PaymentPreimage>) {
+        let Some(est) = self.channels.get(&id).and_then(|s| s.chan.established()) else {
+            return;
+        };
+        for p in preimages {
+            let hash = p.payment_hash();
+            tracing::info!(channel = %id, payment_hash = ?hash, "preimage learned on chain");
+            for h in est
+                .ledger
+                .htlcs()
+                .filter(|h| h.offerer == Side::Local && h.payment_hash == hash)
+            {
+                self.work.events.push_back((
+                    id,
+                    ChannelEvent::HtlcFulfilled {
+                        id: h.id,
+                        preimage: p,
+                    },
+                ));
+            }
+        }
+    }
+
+    /// Spends every claim ready in the next block.
+    fn sweep_ready(&mut self, tick: &mut Tick) {
+        let height = self.height;
+        let mut ids: Vec<ChannelId> = self.onchain.keys().copied().collect();
+        ids.sort();
+        for id in ids {
+            let Some(slot) = self.channels.get(&id) else {
+                continue;
+            };
+            let Some(w) = self.onchain.get_mut(&id) else {
+                continue;
+            };
+            let signer = Signer {
+                secp: &self.secp,
+                secrets: slot.secrets.as_ref(),
+            };
+            let preimages = known_preimages(&slot.chan, &self.invoices);
+            let ready: Vec<(Claim, u32)> = w
+                .pending
+                .iter()
+                .filter(|(c, at)| c.ready_height(*at) <= height.saturating_add(1))
+                .cloned()
+                .collect();
+            if ready.is_empty() {
+                continue;
+            }
+            let blocks_left = ready
+                .iter()
+                .filter_map(|(c, at)| c.blocks_left(*at, height))
+                .min();
+            let feerate = escalated_feerate(self.feerate, blocks_left, MAX_SWEEP_FEERATE_PER_KW);
+            let revoked = matches!(w.resolution.kind, SpendKind::RevokedRemoteCommitment { .. });
+            let anchors = slot
+                .chan
+                .established()
+                .is_some_and(|e| e.core.channel_type.base.has_anchors());
+            let split = blocks_left.is_some_and(|b| b <= SECURITY_DELAY) || (revoked && anchors);
+            let claims = ready.into_iter().map(|(c, _)| c).collect();
+            let plan = match plan_batches(claims, feerate, &w.destination, split, &signer) {
+                Ok(p) => p,
+                Err(e) => {
+                    tracing::error!(channel = %id, error = %e, "cannot plan sweeps");
+                    continue;
+                }
+            };
+            for batch in plan.batches {
+                match build_sweep(&batch, &w.destination, feerate, &signer, &preimages) {
+                    Ok(tx) => {
+                        tracing::info!(channel = %id, txid = %tx.compute_txid(), inputs = batch.len(), feerate, "sweeping");
+                        tick.broadcasts.push((Some(id), tx));
+                    }
+                    Err(OnchainError::MissingPreimageError { payment_hash }) => {
+                        tracing::debug!(channel = %id, ?payment_hash, "no preimage yet: HTLC left for now");
+                    }
+                    Err(e) => tracing::warn!(channel = %id, error = %e, "cannot build a sweep"),
+                }
+            }
+            for c in plan.second_stage {
+                let Some(stage) = htlc::second_stage(&c) else {
+                    continue;
+                };
+                if stage.channel_type.has_anchors() {
+                    if w.warned.insert(c.outpoint) {
+                        tracing::warn!(channel = %id, outpoint = %c.outpoint, "HTLC transaction of an anchor channel needs wallet inputs: not supported yet");
+                    }
+                    continue;
+                }
+                match htlc::finalize_htlc_tx(&c, stage.tx.clone(), &signer, &preimages) {
+                    Ok(tx) => {
+                        tracing::info!(channel = %id, txid = %tx.compute_txid(), "broadcasting our HTLC transaction");
+                        tick.broadcasts.push((Some(id), tx));
+                    }
+                    Err(OnchainError::MissingPreimageError { .. }) => {}
+                    Err(e) => {
+                        tracing::warn!(channel = %id, error = %e, "cannot finalise an HTLC transaction")
+                    }
+                }
+            }
+            for c in plan.uneconomical.iter().chain(&plan.anchors) {
+                if w.warned.insert(c.outpoint) {
+                    tracing::info!(channel = %id, outpoint = %c.outpoint, value = %c.value, "output left unswept (uneconomical, or an anchor)");
+                }
+            }
+        }
+    }
+}
+
+/// The preimages an HTLC-success claim of this channel may need: those
+/// its ledger learned, and those of our invoices for its HTLCs.
+fn known_preimages(
+    chan: &Channel,
+    invoices: &HashMap<PaymentHash, fulmen_store::Invoice>,
+) -> Vec<PaymentPreimage> {
+    let Some(est) = chan.established() else {
+        return Vec::new();
+    };
+    let mut out: Vec<PaymentPreimage> = Vec::new();
+    for h in est.ledger.htlcs() {
+        let p = h
+            .preimage
+            .or_else(|| invoices.get(&h.payment_hash).and_then(|i| i.preimage));
+        if let Some(p) = p {
+            if !out.iter().any(|q| q.payment_hash() == p.payment_hash()) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

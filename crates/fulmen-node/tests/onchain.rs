@@ -1,0 +1,321 @@
+//! On-chain enforcement (BOLT 5) end to end: two nodes on one in-memory
+//! chain. A force close with no HTLC ends with both balances in the
+//! wallets (the forcing side after its CSV delay); a peer that publishes a
+//! revoked commitment (restored from a copy of its old data directory)
+//! loses the whole channel to the justice transaction, swept by the victim
+//! right after restarting, long before the CSV delay.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::panic
+)]
+
+mod support;
+
+use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
+use bitcoin::{Address, CompressedPublicKey, Network, OutPoint, Transaction};
+use fulmen_chain::{ChainSource, EmbeddedChain, EmbeddedConfig, TxStatus};
+use fulmen_node::{ConnectTarget, NodeEvent, PaymentStatusKind};
+use fulmen_types::{ChannelId, Msat, Sat};
+use support::*;
+
+const COIN: u64 = 100_000_000;
+const CHANNEL: u64 = 1_000_000;
+/// What fees (commitment, anchors and sweeps) may take at most.
+const FEES: u64 = 20_000;
+
+fn burn_address() -> Address {
+    let secp = Secp256k1::new();
+    let pk = PublicKey::from_secret_key(&secp, &SecretKey::from_slice(&[0x5a; 32]).unwrap());
+    Address::p2wpkh(&CompressedPublicKey(pk), Network::Regtest)
+}
+
+fn target(n: &TestNode) -> ConnectTarget {
+    ConnectTarget {
+        node_id: n.id(),
+        address: n.addr().to_string(),
+    }
+}
+
+async fn mine(n: &TestNode, blocks: u32) {
+    n.node.mine(blocks, Some(burn_address())).await.unwrap();
+}
+
+fn cfg(chain: &EmbeddedChain) -> impl FnOnce(&std::path::Path) -> fulmen_node::NodeConfig {
+    let c = chain.clone();
+    move |dir: &std::path::Path| config(dir, Some(c), fast_peers())
+}
+
+async fn confirmed(n: &TestNode) -> u64 {
+    n.node.wallet_balance().await.unwrap().confirmed.0
+}
+
+/// Polls `f` until it returns `Some` (or the test's wait runs out).
+async fn until<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    mut f: impl FnMut() -> F,
+) -> T {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        if let Some(t) = f().await {
+            return t;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// The transaction spending `outpoint` (mempool or chain), once there is one.
+async fn spender(chain: &EmbeddedChain, outpoint: OutPoint) -> Transaction {
+    until("the outpoint is spent", || async {
+        chain.spending_tx(&outpoint).unwrap().map(|s| s.tx)
+    })
+    .await
+}
+
+async fn wait_confirmed(chain: &EmbeddedChain, tx: &Transaction) {
+    let txid = tx.compute_txid();
+    until("the transaction confirms", || async {
+        matches!(chain.tx_status(&txid).unwrap(), TxStatus::Confirmed { .. }).then_some(())
+    })
+    .await;
+}
+
+async fn wait_balance(n: &TestNode, sat: u64) {
+    until(&format!("balance {sat}"), || async {
+        (confirmed(n).await == sat).then_some(())
+    })
+    .await;
+}
+
+async fn wait_ready(n: &mut TestNode, id: ChannelId) {
+    wait_event(&mut n.events, |e| match e {
+        NodeEvent::ChannelReady { channel_id, .. } if *channel_id == id => Some(()),
+        _ => None,
+    })
+    .await;
+}
+
+async fn wait_reestablished(n: &mut TestNode, id: ChannelId) {
+    wait_event(&mut n.events, |e| match e {
+        NodeEvent::ChannelReestablished { channel_id, .. } if *channel_id == id => Some(()),
+        _ => None,
+    })
+    .await;
+}
+
+async fn htlcs(n: &TestNode, id: ChannelId) -> usize {
+    n.node
+        .list_channels()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.channel_id == id)
+        .map_or(0, |c| c.htlcs)
+}
+
+async fn settled(a: &TestNode, b: &TestNode, id: ChannelId) {
+    until("HTLCs settled", || async {
+        (htlcs(a, id).await == 0 && htlcs(b, id).await == 0).then_some(())
+    })
+    .await;
+}
+
+async fn pay(payer: &TestNode, payee: &TestNode, msat: u64, label: &str) {
+    let inv = payee
+        .node
+        .create_invoice(Some(Msat(msat)), label, "test")
+        .await
+        .unwrap();
+    let out = payer.node.pay_invoice(&inv.bolt11, None).await.unwrap();
+    assert_eq!(out.status, PaymentStatusKind::Complete, "{out:?}");
+}
+
+/// A and B on `chain`, with a channel A → B of [`CHANNEL`] sat and
+/// `to_b` msat paid to B.
+async fn open_pair(chain: &EmbeddedChain, to_b: u64) -> (TestNode, TestNode, ChannelId) {
+    let mut a = start_with(cfg(chain)).await;
+    let mut b = start_with(cfg(chain)).await;
+    a.node.mine(1, None).await.unwrap();
+    mine(&a, 100).await;
+    wait_balance(&a, 50 * COIN).await;
+    a.node.connect(&target(&b)).await.unwrap();
+    let id = a
+        .node
+        .open_channel(b.id(), Sat(CHANNEL), Msat(0), false)
+        .await
+        .unwrap()
+        .channel_id;
+    mine(&a, 3).await;
+    wait_ready(&mut a, id).await;
+    wait_ready(&mut b, id).await;
+    pay(&a, &b, to_b, "to-b").await;
+    settled(&a, &b, id).await;
+    (a, b, id)
+}
+
+/// The output of `tx` paying exactly `sat`.
+fn output_of(tx: &Transaction, sat: u64) -> OutPoint {
+    let vout = tx
+        .output
+        .iter()
+        .position(|o| o.value.to_sat() == sat)
+        .unwrap_or_else(|| panic!("no output of {sat} in {tx:?}"));
+    OutPoint {
+        txid: tx.compute_txid(),
+        vout: vout as u32,
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let dest = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &dest);
+        } else {
+            std::fs::copy(entry.path(), dest).unwrap();
+        }
+    }
+}
+
+fn replace_dir(dir: &std::path::Path, with: &std::path::Path) {
+    std::fs::remove_dir_all(dir).unwrap();
+    copy_dir(with, dir);
+}
+
+/// BOLT 5 "Unilateral Close Handling": A force-closes (B offline); B's
+/// `to_remote` reaches B's wallet one block after B comes back (anchors:
+/// 1-block CSV); A's `to_local` after B's `to_self_delay` (144 blocks).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_force_close_ends_with_both_balances_in_the_wallets() {
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let b_sat = 100_000;
+    let (a, b, id) = open_pair(&chain, b_sat * 1000).await;
+    let a_before = confirmed(&a).await;
+    let b_dir = b.stop_keep().await;
+
+    let txid = a.node.close_channel(id, true).await.unwrap();
+    mine(&a, 1).await;
+    let commitment = tip_tx(&chain, txid);
+    let to_remote = output_of(&commitment, b_sat);
+
+    // B comes back after the close confirmed: it finds the spend at start
+    // and takes its output.
+    let b = start_in(b_dir, cfg(&chain)).await;
+    mine(&a, 1).await;
+    let sweep = spender(&chain, to_remote).await;
+    mine(&a, 1).await;
+    wait_confirmed(&chain, &sweep).await;
+    let b_got: u64 = sweep.output.iter().map(|o| o.value.to_sat()).sum();
+    assert!(b_got > b_sat - FEES && b_got < b_sat, "{b_got}");
+    wait_balance(&b, b_got).await;
+
+    // A's to_local: nothing before the delay, swept once it is over.
+    let a_local: u64 = CHANNEL - b_sat;
+    let to_local = commitment
+        .output
+        .iter()
+        .position(|o| o.value.to_sat() > a_local - FEES && o.value.to_sat() < a_local)
+        .map(|vout| OutPoint {
+            txid,
+            vout: vout as u32,
+        })
+        .expect("to_local");
+    mine(&a, 130).await;
+    assert!(chain.spending_tx(&to_local).unwrap().is_none());
+    mine(&a, 13).await;
+    let sweep = spender(&chain, to_local).await;
+    mine(&a, 1).await;
+    wait_confirmed(&chain, &sweep).await;
+    let a_got: u64 = sweep.output.iter().map(|o| o.value.to_sat()).sum();
+    assert!(a_got > a_local - FEES && a_got < a_local, "{a_got}");
+    wait_balance(&a, a_before + a_got).await;
+    a.stop().await;
+    b.stop().await;
+}
+
+/// Transaction `txid` of the tip block.
+fn tip_tx(chain: &EmbeddedChain, txid: bitcoin::Txid) -> Transaction {
+    let tip = chain.tip().unwrap().height;
+    chain
+        .block_at(tip)
+        .unwrap()
+        .unwrap()
+        .txdata
+        .into_iter()
+        .find(|t| t.compute_txid() == txid)
+        .expect("transaction in the tip block")
+}
+
+/// BOLT 5 "Revoked Transaction Close Handling": B restores an old copy of
+/// its data directory (when it had 300,000 sat instead of 100,000) and
+/// publishes that revoked commitment while A is offline. A restarts after
+/// the commitment confirmed and takes every output with the revocation
+/// key: the whole channel minus fees, within two blocks (the cheater's
+/// CSV is 144).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_commitment_is_punished_after_the_victim_restarts() {
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let (a, b, id) = open_pair(&chain, 300_000_000).await;
+
+    // B keeps a copy of its state of now.
+    let b_dir = b.stop_keep().await;
+    let old = tempfile::tempdir().unwrap();
+    copy_dir(b_dir.path(), old.path());
+    let mut b = start_in(b_dir, cfg(&chain)).await;
+    let mut a = a;
+    a.node.connect(&target(&b)).await.unwrap();
+    wait_reestablished(&mut a, id).await;
+    wait_reestablished(&mut b, id).await;
+    pay(&b, &a, 200_000_000, "back-to-a").await;
+    settled(&a, &b, id).await;
+    let a_before = confirmed(&a).await;
+
+    // A goes away; B restores the old state and publishes it.
+    let a_dir = a.stop_keep().await;
+    let b_dir = b.stop_keep().await;
+    replace_dir(b_dir.path(), old.path());
+    let b = start_in(b_dir, cfg(&chain)).await;
+    let cheat = b.node.close_channel(id, true).await.unwrap();
+    mine(&b, 1).await;
+    let revoked = tip_tx(&chain, cheat);
+    let cheater_to_local = output_of(&revoked, 300_000);
+
+    // A comes back: the justice transaction takes everything.
+    let a = start_in(a_dir, cfg(&chain)).await;
+    let justice = spender(&chain, cheater_to_local).await;
+    assert_ne!(justice.compute_txid(), cheat);
+    mine(&a, 1).await;
+    wait_confirmed(&chain, &justice).await;
+    // A's own to_remote on the cheater's commitment (its 700,000 minus the
+    // commitment fee and anchors) is swept too.
+    let mut a_got = 0;
+    for (vout, out) in revoked.output.iter().enumerate() {
+        if out.value.to_sat() <= 330 {
+            continue; // anchors
+        }
+        let spend = spender(
+            &chain,
+            OutPoint {
+                txid: cheat,
+                vout: vout as u32,
+            },
+        )
+        .await;
+        if spend.compute_txid() != justice.compute_txid() {
+            mine(&a, 1).await;
+            wait_confirmed(&chain, &spend).await;
+            a_got += spend.output.iter().map(|o| o.value.to_sat()).sum::<u64>();
+        }
+    }
+    a_got += justice.output.iter().map(|o| o.value.to_sat()).sum::<u64>();
+    assert!(a_got > CHANNEL - FEES && a_got < CHANNEL, "{a_got}");
+    wait_balance(&a, a_before + a_got).await;
+    assert_eq!(confirmed(&b).await, 0, "the cheater gets nothing");
+    a.stop().await;
+    b.stop().await;
+}

@@ -3,7 +3,9 @@
 //! wallets (the forcing side after its CSV delay); a peer that publishes a
 //! revoked commitment (restored from a copy of its old data directory)
 //! loses the whole channel to the justice transaction, swept by the victim
-//! right after restarting, long before the CSV delay.
+//! right after restarting, long before the CSV delay; with the victim
+//! online the punishment is immediate and survives a reorg of the
+//! commitment's block.
 
 #![allow(
     clippy::unwrap_used,
@@ -313,6 +315,78 @@ async fn a_revoked_commitment_is_punished_after_the_victim_restarts() {
         }
     }
     a_got += justice.output.iter().map(|o| o.value.to_sat()).sum::<u64>();
+    assert!(a_got > CHANNEL - FEES && a_got < CHANNEL, "{a_got}");
+    wait_balance(&a, a_before + a_got).await;
+    assert_eq!(confirmed(&b).await, 0, "the cheater gets nothing");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// The same cheat with the victim online: A punishes in the tick of the
+/// block that confirms the revoked commitment. Then that block leaves the
+/// chain (a reorg): the commitment and the justice transaction go back to
+/// the mempool, A rebuilds its watches from the chain, and once a longer
+/// branch confirms them again A still holds the whole channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_commitment_is_punished_at_once_and_again_after_a_reorg() {
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let (a, b, id) = open_pair(&chain, 300_000_000).await;
+    let b_dir = b.stop_keep().await;
+    let old = tempfile::tempdir().unwrap();
+    copy_dir(b_dir.path(), old.path());
+    let mut b = start_in(b_dir, cfg(&chain)).await;
+    let mut a = a;
+    a.node.connect(&target(&b)).await.unwrap();
+    wait_reestablished(&mut a, id).await;
+    wait_reestablished(&mut b, id).await;
+    pay(&b, &a, 200_000_000, "back-to-a").await;
+    settled(&a, &b, id).await;
+    let a_before = confirmed(&a).await;
+
+    // B restarts on its old state (on a new port A does not know) and
+    // publishes it while A runs.
+    let b_dir = b.stop_keep().await;
+    replace_dir(b_dir.path(), old.path());
+    let b = start_in(b_dir, cfg(&chain)).await;
+    let cheat = b.node.close_channel(id, true).await.unwrap();
+    mine(&b, 1).await;
+    let revoked = tip_tx(&chain, cheat);
+    let cheater_to_local = output_of(&revoked, 300_000);
+    let first = spender(&chain, cheater_to_local).await;
+    assert_ne!(first.compute_txid(), cheat);
+
+    // The block with the revoked commitment leaves the chain.
+    chain.invalidate_tip().unwrap();
+    assert!(
+        chain.in_mempool(&cheat).unwrap(),
+        "the cheat is back in the mempool"
+    );
+    mine(&a, 2).await;
+    wait_confirmed(&chain, &revoked).await;
+    let justice = {
+        // Rebuilt after the reorg (another destination, maybe split):
+        // whichever takes the cheater's output, it pays A.
+        let again = spender(&chain, cheater_to_local).await;
+        mine(&a, 1).await;
+        wait_confirmed(&chain, &again).await;
+        again
+    };
+    let mut a_got: u64 = justice.output.iter().map(|o| o.value.to_sat()).sum();
+    for (vout, out) in revoked.output.iter().enumerate() {
+        if out.value.to_sat() <= 330 {
+            continue;
+        }
+        let outpoint = OutPoint {
+            txid: cheat,
+            vout: vout as u32,
+        };
+        let spend = spender(&chain, outpoint).await;
+        if spend.compute_txid() != justice.compute_txid() {
+            mine(&a, 1).await;
+            wait_confirmed(&chain, &spend).await;
+            a_got += spend.output.iter().map(|o| o.value.to_sat()).sum::<u64>();
+        }
+    }
     assert!(a_got > CHANNEL - FEES && a_got < CHANNEL, "{a_got}");
     wait_balance(&a, a_before + a_got).await;
     assert_eq!(confirmed(&b).await, 0, "the cheater gets nothing");

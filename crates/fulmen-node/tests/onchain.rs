@@ -171,17 +171,35 @@ fn output_of(tx: &Transaction, sat: u64) -> OutPoint {
     }
 }
 
+/// Copies a stopped node's data directory. A file may vanish while it is
+/// copied (SQLite removes its `-wal` file when the last connection of a
+/// thread still closing goes away): then the whole copy is made again.
 fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let dest = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), dest).unwrap();
+    for _ in 0..50 {
+        let _ = std::fs::remove_dir_all(to);
+        match try_copy_dir(from, to) {
+            Ok(()) => return,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("copy failed: {e}"),
         }
     }
+    panic!("the data directory kept changing");
+}
+
+fn try_copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let dest = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            try_copy_dir(&entry.path(), &dest)?;
+        } else {
+            std::fs::copy(entry.path(), dest)?;
+        }
+    }
+    Ok(())
 }
 
 fn replace_dir(dir: &std::path::Path, with: &std::path::Path) {

@@ -46,7 +46,7 @@ use fulmen_channel::onchain::fees::{escalated_feerate, plan_batches, SECURITY_DE
 use fulmen_channel::onchain::resolve::extract_preimages;
 use fulmen_channel::onchain::sweep::build_sweep;
 use fulmen_channel::onchain::{
-    htlc, resolve, Claim, OnchainError, Resolution, Signer, SpendKind, UnknownSpend,
+    htlc, resolve, Claim, ClaimKind, OnchainError, Resolution, Signer, SpendKind, UnknownSpend,
 };
 use fulmen_channel::{Channel, ChannelEvent};
 use fulmen_script::Side;
@@ -328,6 +328,13 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 .pending
                 .iter()
                 .filter(|(c, at)| c.ready_height(*at) <= height.saturating_add(1))
+                // An HTLC paid to us waits for its preimage: left out, so
+                // that it cannot hold back the batch it would join.
+                .filter(|(c, _)| {
+                    !matches!(c.kind, ClaimKind::HtlcSuccess { .. })
+                        || c.payment_hash()
+                            .is_some_and(|h| preimages.iter().any(|p| p.payment_hash() == h))
+                })
                 .cloned()
                 .collect();
             if ready.is_empty() {

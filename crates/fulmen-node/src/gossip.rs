@@ -279,6 +279,9 @@ pub(crate) fn spawn(
                 }
             }
             gossip.store.commit();
+            // Its store closes before the thread counts as stopped.
+            drop(gossip);
+            drop(rx);
             tracing::debug!("gossip thread stopped");
             drop(guard);
         })

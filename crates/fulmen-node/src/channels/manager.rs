@@ -306,6 +306,10 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 }
                 cm.fail_waiters();
                 cm.svc.gossip.send(crate::gossip::GossipInput::Stop);
+                // The store closes here, before the node counts this
+                // thread as stopped (a copy of the datadir taken after
+                // `wait_stopped` must not race SQLite's last cleanup).
+                drop(cm);
                 tracing::debug!("channel manager stopped");
                 drop(guard);
             })

@@ -1,7 +1,9 @@
 //! `fulmen demo`: shows, in one process, what the node does.
 //!
 //! The default scenario, `route`, runs five real nodes (see
-//! [`crate::demo_line`]). The `wire` scenario puts the protocol pieces
+//! [`crate::demo_line`]); `breach` and `force-close` run two real nodes
+//! through BOLT 5's on-chain cases (see [`crate::demo_breach`] and
+//! [`crate::demo_force`]). The `wire` scenario puts the protocol pieces
 //! together without running a node on the seeds' five-node line (Alice,
 //! Bob, Carol, Diana, Eric): node keys from mnemonics, an embedded regtest
 //! chain, a BOLT 8 handshake with `init` and `ping`/`pong`, Eric's BOLT 11
@@ -33,8 +35,10 @@ pub(crate) type DemoResult<T> = Result<T, Box<dyn Error>>;
 #[derive(clap::Args, Debug)]
 pub struct DemoArgs {
     /// Which scenario to run: `route` (five nodes, a payment routed
-    /// through three of them) or `wire` (the protocol pieces alone, no
-    /// node running).
+    /// through three of them), `breach` (a revoked commitment published,
+    /// the whole channel swept by the victim), `force-close` (a
+    /// unilateral close with HTLCs in flight resolved on chain) or `wire`
+    /// (the protocol pieces alone, no node running).
     #[arg(long, default_value = "route")]
     pub scenario: String,
     /// Print one JSON document instead of the step-by-step text.
@@ -94,10 +98,18 @@ pub fn run(args: DemoArgs) -> DemoResult<()> {
             extra.insert("payment".into(), payment);
             extra.insert("channels".into(), channels);
         }
+        "breach" => {
+            let breach = crate::demo_breach::breach_scenario(&mut steps)?;
+            extra.insert("breach".into(), breach);
+        }
+        "force-close" => {
+            let force = crate::demo_force::force_close_scenario(&mut steps)?;
+            extra.insert("force_close".into(), force);
+        }
         "wire" => wire_scenario(&mut steps)?,
         other => {
             return Err(format!(
-                "unknown scenario {other:?}: the scenarios are \"route\" and \"wire\""
+                "unknown scenario {other:?}: the scenarios are \"route\", \"breach\", \"force-close\" and \"wire\""
             )
             .into())
         }

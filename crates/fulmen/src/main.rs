@@ -9,7 +9,10 @@
 mod chain_cmd;
 mod client;
 mod demo;
+mod demo_breach;
+mod demo_force;
 mod demo_line;
+mod demo_pair;
 mod node_cmd;
 
 use std::process::ExitCode;

@@ -152,3 +152,83 @@ fn route_demo_pays_through_three_forwarders_with_the_seeds_balances() {
         .unwrap();
     assert_eq!(close["data"]["outputs"].as_array().unwrap().len(), 2);
 }
+
+fn run_json(scenario: &str) -> serde_json::Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_fulmen"))
+        .args(["demo", "--scenario", scenario, "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["scenario"], scenario);
+    doc
+}
+
+/// What the commitment, anchors and sweeps may cost at most, in sat.
+const FEE_BOUND_SAT: u64 = 20_000;
+const COIN: u64 = 100_000_000;
+
+/// BOLT 5 "Revoked Transaction Close Handling": Irene publishes her first
+/// commitment, revoked since she paid Hitesh 2 BTC; Hitesh's node sweeps
+/// all 10 BTC (minus fees) long before her `to_self_delay` runs out.
+#[test]
+fn breach_demo_sweeps_the_whole_channel_before_the_delay() {
+    let doc = run_json("breach");
+    let b = &doc["breach"];
+    let swept = b["swept_sat"].as_u64().unwrap();
+    let fees = b["fees_sat"].as_u64().unwrap();
+    assert!(
+        swept > 10 * COIN - FEE_BOUND_SAT && swept < 10 * COIN,
+        "{swept}"
+    );
+    assert_eq!(swept + fees, 10 * COIN);
+    let margin = b["blocks_before_delay_expired"].as_u64().unwrap();
+    let delay = b["to_self_delay"].as_u64().unwrap();
+    assert!(margin > 0 && margin >= delay - 3, "{margin} of {delay}");
+    assert_ne!(b["revoked_commitment_txid"], b["justice_txid"]);
+    assert_eq!(b["justice_txid"].as_str().unwrap().len(), 64);
+    // Hitesh 7 / Irene 3 after the payment, 5 / 5 in the copy.
+    let msat: Vec<&serde_json::Value> = doc["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["data"].get("msat"))
+        .collect();
+    let btc = 100_000_000_000u64;
+    assert_eq!(msat[0], &serde_json::json!([5 * btc, 5 * btc]));
+    assert_eq!(msat[1], &serde_json::json!([7 * btc, 3 * btc]));
+}
+
+/// BOLT 5 "Unilateral Close Handling" with two HTLCs in flight: each is
+/// claimed on chain by its payee, both payments succeed from the
+/// preimages seen on chain, and each side's wallet ends with its balance
+/// plus the HTLC it received, within a fee bound.
+#[test]
+fn force_close_demo_resolves_the_htlcs_and_both_balances_on_chain() {
+    let doc = run_json("force-close");
+    let f = &doc["force_close"];
+    for who in ["judy", "karl"] {
+        let got = f[format!("{who}_received_sat")].as_u64().unwrap();
+        let expected = f[format!("{who}_expected_sat")].as_u64().unwrap();
+        assert!(
+            got <= expected && got > expected - FEE_BOUND_SAT,
+            "{who}: {got} of {expected}"
+        );
+    }
+    assert_eq!(f["judy_expected_sat"], 18 * COIN / 10);
+    assert_eq!(f["karl_expected_sat"], 22 * COIN / 10);
+    for h in f["htlcs"].as_array().unwrap() {
+        assert!(
+            h["payment"].as_str().unwrap().starts_with("succeeded"),
+            "{h}"
+        );
+    }
+    // Judy's to_local only after the delay.
+    let delay = f["to_self_delay"].as_u64().unwrap();
+    let at = f["to_local_swept_at"].as_u64().unwrap();
+    assert!(at >= f["commitment_height"].as_u64().unwrap() + delay);
+}

@@ -13,7 +13,8 @@
 //! with throughput). Invoices are created before each timed run.
 //!
 //! `cargo bench -p fulmen-node --bench payments`; `FULMEN_BENCH_PAYMENTS=N`
-//! changes the 10,000, `FULMEN_BENCH_DIR` where the stores live.
+//! changes the 10,000 (200 under `cargo test`, which only checks the bench
+//! runs), `FULMEN_BENCH_DIR` where the stores live.
 
 #![allow(
     clippy::unwrap_used,
@@ -191,10 +192,13 @@ fn ms(d: Duration) -> f64 {
 }
 
 fn headline(rt: &Runtime, pair: &Pair) {
+    // Under `cargo test` (no `--bench`) a smoke run: the figures are only
+    // meaningful from `cargo bench`.
+    let full = std::env::args().any(|a| a == "--bench");
     let n: usize = std::env::var("FULMEN_BENCH_PAYMENTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(10_000);
+        .unwrap_or(if full { 10_000 } else { 200 });
     for in_flight in [400, 50] {
         let invoices = rt.block_on(pair.invoices(n));
         let elapsed = rt.block_on(pair.pay_all(invoices, in_flight));
@@ -204,7 +208,7 @@ fn headline(rt: &Runtime, pair: &Pair) {
             elapsed.as_secs_f64()
         );
     }
-    let mut lat = rt.block_on(pair.lone(500));
+    let mut lat = rt.block_on(pair.lone(if full { 500 } else { 20 }));
     lat.sort();
     println!(
         "fulmen lone payment latency over {} payments: p50 {:.2} ms, p90 {:.2} ms, p99 {:.2} ms",

@@ -291,15 +291,13 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         );
         tick.batch.point("forward_settled");
         let in_htlc = link.in_htlc;
-        match self.call(&link.in_channel, |c, _| c.fulfill_htlc(in_htlc, preimage)) {
-            Some(Ok(out)) => self.apply(tick, link.in_channel, out),
-            Some(Err(e)) => {
-                tracing::error!(channel = %link.in_channel, htlc = in_htlc, error = %e, "cannot settle the incoming HTLC of a forward");
-            }
-            None => {
-                tracing::error!(channel = %link.in_channel, "incoming channel of a settled forward is gone");
-            }
-        }
+        let result = self.call(&link.in_channel, |c, _| c.fulfill_htlc(in_htlc, preimage));
+        self.apply_call(
+            tick,
+            link.in_channel,
+            result,
+            "settle the incoming HTLC of a forward",
+        );
         self.emit_after(
             tick,
             NodeEvent::ForwardSettled {
@@ -351,13 +349,13 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         );
         tick.batch.point("forward_failed");
         let in_htlc = link.in_htlc;
-        match self.call(&link.in_channel, |c, _| c.fail_htlc(in_htlc, packet)) {
-            Some(Ok(out)) => self.apply(tick, link.in_channel, out),
-            Some(Err(e)) => {
-                tracing::error!(channel = %link.in_channel, htlc = in_htlc, error = %e, "cannot fail the incoming HTLC of a forward");
-            }
-            None => {}
-        }
+        let result = self.call(&link.in_channel, |c, _| c.fail_htlc(in_htlc, packet));
+        self.apply_call(
+            tick,
+            link.in_channel,
+            result,
+            "fail the incoming HTLC of a forward",
+        );
         self.emit_after(
             tick,
             NodeEvent::ForwardFailed {

@@ -495,6 +495,22 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         }
     }
 
+    /// Takes the outputs of a node-initiated channel call (fulfil, fail)
+    /// into the tick; logs `what` if the channel refused it or is gone.
+    pub(super) fn apply_call<E: core::fmt::Display>(
+        &mut self,
+        tick: &mut Tick,
+        id: ChannelId,
+        result: Option<Result<Outputs, E>>,
+        what: &'static str,
+    ) {
+        match result {
+            Some(Ok(out)) => self.apply(tick, id, out),
+            Some(Err(e)) => tracing::warn!(channel = %id, error = %e, "cannot {what}"),
+            None => tracing::warn!(channel = %id, "cannot {what}: the channel is gone"),
+        }
+    }
+
     /// How a refused peer message or block is answered (BOLT 1/2).
     pub(super) fn on_channel_error(&mut self, tick: &mut Tick, id: ChannelId, e: ChannelError) {
         let Some(peer) = self.channels.get(&id).map(|s| s.peer) else {

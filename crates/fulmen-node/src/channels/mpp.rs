@@ -99,13 +99,8 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         self.settle_invoice(tick, part.invoice, set.received, false);
         for held in set.parts {
             let (id, preimage) = (held.htlc, part.preimage);
-            match self.call(&held.channel, |c, _| c.fulfill_htlc(id, preimage)) {
-                Some(Ok(out)) => self.apply(tick, held.channel, out),
-                Some(Err(e)) => {
-                    tracing::warn!(channel = %held.channel, htlc = id, error = %e, "cannot fulfill a part");
-                }
-                None => {}
-            }
+            let result = self.call(&held.channel, |c, _| c.fulfill_htlc(id, preimage));
+            self.apply_call(tick, held.channel, result, "fulfil a part");
         }
     }
 
@@ -145,12 +140,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         msg: &FailureMessage,
     ) {
         let packet = failure_packet(ss, msg);
-        match self.call(&channel, |c, _| c.fail_htlc(htlc, packet)) {
-            Some(Ok(out)) => self.apply(tick, channel, out),
-            Some(Err(e)) => {
-                tracing::warn!(%channel, htlc, error = %e, "cannot fail a part");
-            }
-            None => {}
-        }
+        let result = self.call(&channel, |c, _| c.fail_htlc(htlc, packet));
+        self.apply_call(tick, channel, result, "fail a part");
     }
 }

@@ -137,13 +137,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 }
             },
         };
-        match result {
-            Some(Ok(out)) => self.apply(tick, channel, out),
-            Some(Err(e)) => {
-                tracing::warn!(%channel, htlc = id, error = %e, "cannot resolve incoming HTLC");
-            }
-            None => {}
-        }
+        self.apply_call(tick, channel, result, "resolve an incoming HTLC");
     }
 
     pub(super) fn settle_invoice(

@@ -256,12 +256,25 @@ fn ldk_rate(chain: &EmbeddedChain, n: usize, in_flight: usize) -> f64 {
         .collect();
     let start = Instant::now();
     let mut pending: HashSet<ldk_node::lightning::ln::channelmanager::PaymentId> = HashSet::new();
-    let mut next = invoices.iter();
+    let mut queue: std::collections::VecDeque<_> = invoices.iter().collect();
     let mut done = 0usize;
     while done < n {
         while pending.len() < in_flight {
-            let Some(inv) = next.next() else { break };
-            pending.insert(l1.bolt11_payment().send(inv, None).unwrap());
+            let Some(inv) = queue.pop_front() else { break };
+            match l1.bolt11_payment().send(inv, None) {
+                Ok(id) => {
+                    pending.insert(id);
+                }
+                // LDK refuses to send while its channel has no room for
+                // another HTLC (its count includes HTLCs whose removal is
+                // still being committed): back-pressure, try again after
+                // the next event.
+                Err(ldk_node::NodeError::PaymentSendingFailed) if !pending.is_empty() => {
+                    queue.push_front(inv);
+                    break;
+                }
+                Err(e) => panic!("ldk send failed: {e:?}"),
+            }
         }
         match l1.wait_next_event() {
             Event::PaymentSuccessful {

@@ -46,6 +46,15 @@ pub struct DemoArgs {
     pub json: bool,
 }
 
+/// Runs a scenario's nodes on a two-thread tokio runtime of their own.
+pub(crate) fn block_on<T>(fut: impl std::future::Future<Output = DemoResult<T>>) -> DemoResult<T> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(fut)
+}
+
 /// Collects the steps; prints them as they happen unless JSON was asked for.
 pub(crate) struct Steps {
     json: bool,

@@ -34,11 +34,7 @@ const ANCHOR_SAT: u64 = 330;
 
 /// Runs the scenario; returns the `breach` part of the JSON document.
 pub(crate) fn breach_scenario(steps: &mut Steps) -> DemoResult<Value> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run(steps))
+    crate::demo::block_on(run(steps))
 }
 
 async fn run(steps: &mut Steps) -> DemoResult<Value> {

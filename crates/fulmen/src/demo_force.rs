@@ -49,11 +49,7 @@ const HTLC_BLOCKS: u32 = 100;
 
 /// Runs the scenario; returns the `force_close` part of the JSON document.
 pub(crate) fn force_close_scenario(steps: &mut Steps) -> DemoResult<Value> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run(steps))
+    crate::demo::block_on(run(steps))
 }
 
 async fn run(steps: &mut Steps) -> DemoResult<Value> {

@@ -50,11 +50,7 @@ struct Member {
 /// Runs the scenario; returns the `payment` and `channels` parts of the
 /// JSON document.
 pub(crate) fn route_scenario(steps: &mut Steps) -> DemoResult<(Value, Value)> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(run(steps))
+    crate::demo::block_on(run(steps))
 }
 
 async fn run(steps: &mut Steps) -> DemoResult<(Value, Value)> {

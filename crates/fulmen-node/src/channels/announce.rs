@@ -9,7 +9,6 @@
 //! them like any other, adds them to the graph and relays them.
 
 use bitcoin::constants::ChainHash;
-use bitcoin::secp256k1::PublicKey;
 use fulmen_channel::Channel;
 use fulmen_graph::sign::{channel_announcement_digest, sign_channel_update, sign_digest};
 use fulmen_types::{ChannelId, Msat, NodeId};
@@ -44,10 +43,7 @@ pub(crate) struct AnnouncementState {
 impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
     /// Our node id.
     pub(super) fn our_node_id(&self) -> NodeId {
-        NodeId::from_pubkey(&PublicKey::from_secret_key(
-            &self.secp,
-            &self.svc.node_secret,
-        ))
+        self.our_id
     }
 
     /// A valid signature to fill fields that are signed later.

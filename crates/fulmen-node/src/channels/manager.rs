@@ -98,6 +98,8 @@ pub struct ChannelManager<P: Persister, O: Outbox, B: Broadcaster> {
     pub(super) broadcaster: Arc<B>,
     pub(super) svc: CmServices,
     pub(super) secp: Secp256k1<All>,
+    /// Our node id (from `svc.node_secret`, derived once).
+    pub(super) our_id: NodeId,
     /// Connected peers and their features.
     pub(super) peers: HashMap<NodeId, Features>,
     /// Each connected peer's current connection: inputs from an older
@@ -158,12 +160,18 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         broadcaster: Arc<B>,
         svc: CmServices,
     ) -> Result<Self, NodeError> {
+        let secp = Secp256k1::new();
+        let our_id = NodeId::from_pubkey(&bitcoin::secp256k1::PublicKey::from_secret_key(
+            &secp,
+            &svc.node_secret,
+        ));
         let mut cm = Self {
             persister,
             outbox,
             broadcaster,
             svc,
-            secp: Secp256k1::new(),
+            secp,
+            our_id,
             peers: HashMap::new(),
             conns: HashMap::new(),
             stopped: HashSet::new(),

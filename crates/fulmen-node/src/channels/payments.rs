@@ -338,14 +338,14 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                     let part_id = state.next_part;
                     state.next_part += 1;
                     state.in_flight += 1;
-                    state.route = sent.hops.iter().map(|(n, _)| *n).collect();
+                    state.route = sent.hops.iter().map(|h| h.node_id).collect();
                     let amount = route.final_amount();
                     tick.batch.store.insert_payment_part(PaymentPart {
                         payment_hash: hash,
                         part_id,
                         status: PartStatus::InFlight,
                         amount,
-                        fee: sent.fee,
+                        fee: sent.total_fee(),
                         route: encode_route(&secrets),
                         first_hop_channel: Some(channel),
                         htlc_id: Some(htlc_id),
@@ -362,7 +362,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                             amount,
                             destination: Some(req.destination),
                             secrets,
-                            fee: sent.fee,
+                            fee: sent.total_fee(),
                             route: Some(sent),
                         },
                     );
@@ -394,7 +394,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         let hash = out.payment_hash;
         let now = self.now;
         if let Some(route) = &out.route {
-            self.learn_success(route, out.amount);
+            self.learn_success(route);
         }
         tick.batch.store.update_payment_part(
             hash,
@@ -512,7 +512,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         tracing::info!(%hash, failure = name, hop = ?decrypted.as_ref().map(|d| d.0), "payment part failed");
         let blame = match (&out.route, &decrypted) {
             (Some(route), Some((index, msg))) => {
-                self.learn_failure(route, *index, out.amount);
+                self.learn_failure(route, *index);
                 self.blame(route, *index, msg)
             }
             _ => Blame::Unknown,
@@ -630,7 +630,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
 
 /// The nodes of a route after us, ending with the payee.
 fn route_nodes(route: Option<&super::route::SentRoute>) -> Vec<NodeId> {
-    route.map_or_else(Vec::new, |r| r.hops.iter().map(|(n, _)| *n).collect())
+    route.map_or_else(Vec::new, |r| r.hops.iter().map(|h| h.node_id).collect())
 }
 
 fn answer(tick: &mut Tick, waiters: Vec<Waiter>, outcome: PaymentOutcome) {

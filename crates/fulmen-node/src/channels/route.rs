@@ -60,14 +60,9 @@ pub(crate) struct Attempts {
     pub(crate) route: Vec<NodeId>,
 }
 
-/// One attempt's route, as the part that carries it needs.
-#[derive(Debug, Clone)]
-pub(crate) struct SentRoute {
-    /// The hops: the node reached and the channel used to reach it.
-    pub(crate) hops: Vec<(NodeId, ShortChannelId)>,
-    /// Fees paid to the forwarding nodes.
-    pub(crate) fee: Msat,
-}
+/// One attempt's route, as the router gave it (hops with their amounts,
+/// expiries and fees).
+pub(crate) type SentRoute = Route;
 
 /// An attempt offered: the first hop's (channel, HTLC id), the onion's
 /// shared secrets and the route.
@@ -231,16 +226,8 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             Some(Err(e)) => return Err(CmError::Channel(e.to_string())),
             None => return Err(CmError::UnknownChannel),
         };
-        let sent = SentRoute {
-            hops: route
-                .hops
-                .iter()
-                .map(|h| (h.node_id, h.short_channel_id))
-                .collect(),
-            fee: route.total_fee(),
-        };
-        tracing::debug!(%hash, hops = sent.hops.len(), amount_msat = route.final_amount().0, fee_msat = sent.fee.0, "payment part offered");
-        Ok(((channel, htlc), secrets, sent))
+        tracing::debug!(%hash, hops = route.hops.len(), amount_msat = route.final_amount().0, fee_msat = route.total_fee().0, "payment part offered");
+        Ok(((channel, htlc), secrets, route.clone()))
     }
 
     /// The onion of a route: each forwarding hop is told the next channel,
@@ -290,7 +277,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
     pub(super) fn blame(&self, route: &SentRoute, index: usize, msg: &FailureMessage) -> Blame {
         let code = msg.code();
         let last = route.hops.len().saturating_sub(1);
-        let Some((node, _)) = route.hops.get(index) else {
+        let Some(node) = route.hops.get(index).map(|h| h.node_id) else {
             return Blame::Unknown;
         };
         if let Some(update) = carried_update(msg) {
@@ -300,42 +287,31 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             return Blame::Payee;
         }
         if code.0 & fulmen_onion::FailureCode::NODE != 0 {
-            return Blame::Node(*node);
+            return Blame::Node(node);
         }
         match route.hops.get(index + 1) {
-            Some((_, scid)) => Blame::Channel(*node, *scid),
+            Some(next) => Blame::Channel(node, next.short_channel_id),
             None => Blame::Unknown,
         }
     }
 }
 
 impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
-    /// The scorer learns that `amount` (plus fees) passed every channel
-    /// of the route.
-    pub(super) fn learn_success(&mut self, route: &SentRoute, amount: Msat) {
-        let now = self.now;
-        let mut from = self.our_node_id();
-        for (node, scid) in &route.hops {
-            self.scorer
-                .payment_succeeded_through(*scid, &from, node, amount, now);
-            from = *node;
-        }
+    /// The scorer learns that every channel of the route carried its hop's
+    /// amount.
+    pub(super) fn learn_success(&mut self, route: &SentRoute) {
+        let us = self.our_node_id();
+        self.scorer.path_succeeded(&us, route, self.now);
     }
 
-    /// The scorer learns that the channels before hop `index` passed the
-    /// amount and the one after it did not.
-    pub(super) fn learn_failure(&mut self, route: &SentRoute, index: usize, amount: Msat) {
-        let now = self.now;
-        let mut from = self.our_node_id();
-        for (i, (node, scid)) in route.hops.iter().enumerate() {
-            if i > index {
-                self.scorer
-                    .payment_failed_at(*scid, &from, node, amount, now);
-                break;
-            }
+    /// The scorer learns that the channels before the one leaving hop
+    /// `index` carried their amounts and that one did not. (A failure at
+    /// the payee says nothing about liquidity.)
+    pub(super) fn learn_failure(&mut self, route: &SentRoute, index: usize) {
+        if let Some(next) = route.hops.get(index + 1) {
+            let us = self.our_node_id();
             self.scorer
-                .payment_succeeded_through(*scid, &from, node, amount, now);
-            from = *node;
+                .path_failed(&us, route, next.short_channel_id, self.now);
         }
     }
 }

@@ -111,7 +111,9 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         let expired: Vec<PaymentHash> = self
             .mpp_sets
             .iter()
-            .filter(|(_, s)| now.saturating_sub(s.first_at) >= timeout)
+            // Whole unix seconds on both sides: `>` so that a set never
+            // expires before `timeout` full seconds have passed.
+            .filter(|(_, s)| now.saturating_sub(s.first_at) > timeout)
             .map(|(h, _)| *h)
             .collect();
         for hash in expired {

@@ -159,6 +159,12 @@ pub enum HtlcFailure {
         /// `failure_code`.
         failure_code: u16,
     },
+    /// The channel closed and the HTLC was timed out on chain (or was not
+    /// in the commitment that confirmed), irrevocably: there is no failure
+    /// onion. A forwarding node answers upstream with
+    /// `permanent_channel_failure`; a payer counts it as a failure of its
+    /// first hop.
+    OnChain,
 }
 
 /// A revoked commitment of the peer: what the penalty path needs.

@@ -242,7 +242,10 @@ impl Node {
     /// the outcome — as LND's `sendtoroute` or Core Lightning's `sendpay`.
     /// The payee receives the route's last amount; when it is less than
     /// the request's amount (a payment secret required), it is one part of
-    /// a multi-part payment whose `total_msat` is the request's amount.
+    /// a multi-part payment whose `total_msat` is the request's amount;
+    /// while that payment is in flight, further calls with the same
+    /// request (payee, amount, secret) send further parts (as LND's
+    /// `sendtoroute` shards) and wait for the same outcome.
     pub async fn pay_route(
         &self,
         request: PayRequest,

@@ -2,19 +2,23 @@
 //! HTLCs in flight, resolved on chain (BOLT 5 "Unilateral Close
 //! Handling"), with real nodes.
 //!
-//! Judy opens a 4 BTC channel to Karl and pushes 2 BTC to him. Two HTLCs
-//! are made to stay in flight deterministically: each side pays one part
-//! of a multi-part payment of an invoice of the other (0.5 of 1 BTC from
-//! Judy, 0.3 of 0.6 BTC from Karl); the payee holds a part while waiting
-//! for the rest (its `mpp_timeout` is set to an hour). Judy then
-//! force-closes. Both nodes know the preimages of their own invoices, so
-//! each HTLC is claimed by its payee on chain: Karl takes the 0.5 BTC HTLC
-//! output of Judy's commitment directly with the preimage; Judy spends the
-//! 0.3 BTC one with her pre-signed HTLC-success transaction, whose output
-//! is hers after Karl's `to_self_delay`, like her `to_local`. Each payer's
-//! node reads the preimage from the chain and its payment completes.
+//! Judy opens a 4 BTC channel to Karl, pushes 2 BTC to him, and opens a
+//! second channel of 1 BTC. Two HTLCs are made to stay in flight on the
+//! first channel deterministically: each side pays one part of a
+//! multi-part payment of an invoice of the other (0.5 of 1 BTC from Judy,
+//! 0.3 of 0.6 BTC from Karl); each payee holds its part while waiting for
+//! the rest (`mpp_timeout` set to an hour). Judy then force-closes the
+//! first channel. Judy sends the second half of her payment over the
+//! second channel: Karl's set is complete, his invoice is paid, and the
+//! half stuck in the closed channel is claimed by Karl's node on chain,
+//! directly from Judy's commitment, with the preimage (Judy's node reads
+//! it there too). Karl's part never completes Judy's set, so Judy's node
+//! never claims it (BOLT 4: one part of an incomplete set is not taken):
+//! after its expiry Karl's node takes it back on chain, and once that is
+//! six blocks deep his payment fails. Judy's `to_local` is hers after
+//! Karl's `to_self_delay`.
 //!
-//! The channel is `option_static_remotekey` (`prefer_anchors = false`):
+//! The channels are `option_static_remotekey` (`prefer_anchors = false`):
 //! the node does not yet build the HTLC transactions of anchor channels
 //! (they need wallet inputs).
 
@@ -36,11 +40,13 @@ use crate::demo_pair::{
     stop, target, tip_tx, wait_balance, wait_height, wait_htlcs, Peer, Settings, COIN,
 };
 
-/// The channel: 4 BTC.
+/// The channel that is force-closed: 4 BTC.
 const CAPACITY_SAT: u64 = 4 * COIN;
 /// Pushed to Karl at opening: 2 BTC.
 const PUSH_SAT: u64 = 2 * COIN;
-/// Judy's HTLC to Karl: 0.5 BTC, part of a 1 BTC invoice.
+/// The second channel, Judy to Karl: 1 BTC.
+const SECOND_SAT: u64 = COIN;
+/// Each of Judy's two parts (of a 1 BTC invoice): 0.5 BTC.
 const JUDY_HTLC_SAT: u64 = COIN / 2;
 /// Karl's HTLC to Judy: 0.3 BTC, part of a 0.6 BTC invoice.
 const KARL_HTLC_SAT: u64 = 3 * COIN / 10;
@@ -95,25 +101,13 @@ async fn scenario(
     mine(j, 100).await?;
     wait_balance(j, 50 * COIN).await?;
     j.node.connect(&target(k)?).await?;
-    let opened = j
-        .node
-        .open_channel(
-            k.node.node_id(),
-            Sat(CAPACITY_SAT),
-            Msat(PUSH_SAT * 1000),
-            false,
-        )
-        .await?;
-    let id = opened.channel_id;
-    mine(j, 3).await?;
-    let scid = wait_ready(j, id).await?;
-    wait_ready(k, id).await?;
+    let (id, scid, funding) = open(j, k, CAPACITY_SAT, PUSH_SAT).await?;
+    let (_, second_scid, _) = open(j, k, SECOND_SAT, 0).await?;
     steps.say(
         format!(
-            "Judy mines 50 BTC, opens a 4 BTC channel to Karl (option_static_remotekey) and pushes 2 BTC to him (funding {})",
-            opened.funding_txid
+            "Judy mines 50 BTC, opens a 4 BTC channel to Karl (option_static_remotekey) pushing 2 BTC to him (funding {funding}), and a second channel of 1 BTC ({second_scid})"
         ),
-        json!({ "capacity_sat": CAPACITY_SAT, "push_sat": PUSH_SAT, "funding_txid": opened.funding_txid.to_string(), "short_channel_id": scid.to_string() }),
+        json!({ "capacity_sat": CAPACITY_SAT, "push_sat": PUSH_SAT, "funding_txid": funding.to_string(), "short_channel_id": scid.to_string(), "second_channel_sat": SECOND_SAT, "second_short_channel_id": second_scid.to_string() }),
     );
 
     // Two HTLCs held in flight: one part of each multi-part payment.
@@ -146,7 +140,7 @@ async fn scenario(
     };
     steps.say(
         format!(
-            "Judy force-closes: her commitment {} confirms at block {} with {}",
+            "Judy force-closes the 4 BTC channel: her commitment {} confirms at block {} with {}",
             txid,
             height,
             commitment
@@ -158,38 +152,41 @@ async fn scenario(
         ),
         json!({ "commitment_txid": txid.to_string(), "height": height, "outputs": commitment.output.iter().map(|o| json!({ "role": role(value(o)), "value_sat": value(o) })).collect::<Vec<_>>() }),
     );
-
-    // The outputs claimable at once: Karl's to_remote, each HTLC by its
-    // payee (the preimage is the payee's own).
-    let mut outputs = Vec::new();
-    for (vout, o) in commitment.output.iter().enumerate() {
-        outputs.push((
-            OutPoint {
-                txid,
-                vout: u32::try_from(vout)?,
-            },
-            value(o),
-        ));
-    }
-    let find = |sat: u64| {
-        outputs
+    let find = |sat: u64| -> DemoResult<OutPoint> {
+        let vout = commitment
+            .output
             .iter()
-            .find(|(_, v)| *v == sat)
-            .map(|(o, _)| *o)
-            .ok_or(format!("no output of {sat} sat"))
+            .position(|o| value(o) == sat)
+            .ok_or(format!("no output of {sat} sat"))?;
+        Ok(OutPoint {
+            txid,
+            vout: u32::try_from(vout)?,
+        })
     };
     let to_remote = find(PUSH_SAT - KARL_HTLC_SAT)?;
     let htlc_to_karl = find(JUDY_HTLC_SAT)?;
     let htlc_to_judy = find(KARL_HTLC_SAT)?;
-    let to_local = outputs
-        .iter()
-        .find(|(o, _)| ![to_remote, htlc_to_karl, htlc_to_judy].contains(o))
-        .map(|(o, _)| *o)
+    let to_local = (0..commitment.output.len())
+        .map(|v| OutPoint {
+            txid,
+            vout: u32::try_from(v).unwrap_or(u32::MAX),
+        })
+        .find(|o| ![to_remote, htlc_to_karl, htlc_to_judy].contains(o))
         .ok_or("no to_local output")?;
 
+    // The rest of Judy's payment over the second channel completes Karl's
+    // set: the part stuck on chain is then Karl's to claim.
+    let judy_call = call_result(judy_pays.call).await;
+    let second = send_part(j, &judy_pays.request, second_scid, JUDY_HTLC_SAT)?;
+    let second_call = call_result(second).await;
+    steps.say(
+        format!(
+            "Judy's first call returned when the channel closed ({judy_call}); she sends the other 0.5 BTC over the second channel: Karl's set is complete, his invoice paid, and her call returns {second_call}"
+        ),
+        json!({ "first_call": judy_call, "second_call": second_call }),
+    );
     let karl_remote = spender(chain, to_remote).await?;
     let karl_htlc = spender(chain, htlc_to_karl).await?;
-    let judy_success = spender(chain, htlc_to_judy).await?;
     mine(j, 1).await?;
     let mut karl_got = 0;
     let mut sweeps = Vec::new();
@@ -197,7 +194,7 @@ async fn scenario(
         (&karl_remote, "his to_remote"),
         (
             &karl_htlc,
-            "the 0.5 BTC HTLC output, with the preimage of his invoice",
+            "the 0.5 BTC HTLC output, with the preimage of his invoice (now paid)",
         ),
     ] {
         let t = tx.compute_txid();
@@ -211,26 +208,38 @@ async fn scenario(
             json!({ "node": "Karl", "txid": t.to_string(), "value_sat": out_sat(tx), "height": at }),
         );
     }
-    let success_at = confirmed_at(chain, judy_success.compute_txid()).await?;
+    let judy_status = status(j, judy_pays.request.payment_hash).await?;
+
+    // Karl's part: never claimed by Judy, taken back by Karl after expiry.
+    let expiry = karl_pays.expiry;
+    mine(j, expiry.saturating_sub(chain.tip()?.height)).await?;
+    wait_height(k, expiry).await?;
+    let unclaimed = chain.spending_tx(&htlc_to_judy)?.is_none();
+    let karl_timeout = spender(chain, htlc_to_judy).await?;
+    mine(j, 1).await?;
+    let timeout_at = confirmed_at(chain, karl_timeout.compute_txid()).await?;
+    karl_got += out_sat(&karl_timeout);
+    sweeps.push(karl_timeout.compute_txid());
     steps.say(
         format!(
-            "Judy's node broadcasts its pre-signed HTLC-success transaction for the 0.3 BTC HTLC with the preimage of her invoice: {} confirms at block {}; its {} output is hers after {} blocks",
-            judy_success.compute_txid(),
-            success_at,
-            sat_btc(out_sat(&judy_success)),
-            delay
+            "Judy's node never claims Karl's 0.3 BTC part (her set is incomplete); at its expiry (block {expiry}) Karl's node takes it back from Judy's commitment: {} pays {} at block {timeout_at}{}",
+            karl_timeout.compute_txid(),
+            sat_btc(out_sat(&karl_timeout)),
+            if unclaimed { "; nobody had spent it before" } else { "" }
         ),
-        json!({ "node": "Judy", "txid": judy_success.compute_txid().to_string(), "value_sat": out_sat(&judy_success), "height": success_at, "csv": delay }),
+        json!({ "node": "Karl", "txid": karl_timeout.compute_txid().to_string(), "value_sat": out_sat(&karl_timeout), "height": timeout_at, "expiry": expiry, "unclaimed_before": unclaimed }),
     );
-    let (judy_call, judy_status) = outcome(j, judy_pays).await?;
-    let (karl_call, karl_status) = outcome(k, karl_pays).await?;
+    mine(j, 5).await?;
+    let karl_call = call_result(karl_pays.call).await;
+    let karl_status = status(k, karl_pays.request.payment_hash).await?;
     steps.say(
         format!(
-            "the payers' calls returned when the channel closed ({judy_call}); each payer's node then reads the preimage from the other's claim on chain: Judy's payment is {judy_status}, Karl's is {karl_status}"
+            "six blocks deep, the timeout is final: Karl's payment is {karl_status} (his call: {karl_call}); Judy's is {judy_status}, its preimage read from Karl's claim and her second channel"
         ),
-        json!({ "judy_call": judy_call, "karl_call": karl_call, "judy_payment": judy_status, "karl_payment": karl_status }),
+        json!({ "karl_call": karl_call, "karl_payment": karl_status, "judy_payment": judy_status }),
     );
-    // Judy's delayed outputs: nothing before the CSV delay, swept once over.
+
+    // Judy's to_local: nothing before the CSV delay, swept once over.
     let ready = height + delay;
     mine(
         j,
@@ -254,39 +263,19 @@ async fn scenario(
         ),
         json!({ "node": "Judy", "txid": judy_local.compute_txid().to_string(), "value_sat": out_sat(&judy_local), "height": local_at, "not_before": early }),
     );
-    let stage = OutPoint {
-        txid: judy_success.compute_txid(),
-        vout: 0,
-    };
-    mine(j, 1).await?;
-    let judy_stage = spender(chain, stage).await?;
-    mine(j, 1).await?;
-    let stage_at = confirmed_at(chain, judy_stage.compute_txid()).await?;
-    let mut judy_got = out_sat(&judy_local);
-    if judy_stage.compute_txid() != judy_local.compute_txid() {
-        judy_got += out_sat(&judy_stage);
-    }
-    steps.say(
-        format!(
-            "and the HTLC-success output once its own delay is over: {} pays {} at block {}",
-            judy_stage.compute_txid(),
-            sat_btc(out_sat(&judy_stage)),
-            stage_at
-        ),
-        json!({ "node": "Judy", "txid": judy_stage.compute_txid().to_string(), "value_sat": out_sat(&judy_stage), "height": stage_at }),
-    );
+    let judy_got = out_sat(&judy_local);
 
     wait_balance(j, judy_before + judy_got).await?;
     wait_balance(k, karl_before + karl_got).await?;
     let fees = CAPACITY_SAT.saturating_sub(judy_got + karl_got);
     steps.say(
         format!(
-            "final wallets: Judy {} (+{} from the channel), Karl {} (+{}); on-chain fees of the commitment and the {} spends: {}",
+            "final wallets: Judy {} (+{} from the closed channel), Karl {} (+{}); on-chain fees of the commitment and the {} spends: {}",
             sat_btc(judy_before + judy_got),
             sat_btc(judy_got),
             sat_btc(karl_before + karl_got),
             sat_btc(karl_got),
-            sweeps.len() + usize::from(judy_stage.compute_txid() != judy_local.compute_txid()) + 2,
+            sweeps.len() + 1,
             sat_btc(fees)
         ),
         json!({ "judy_sat": judy_before + judy_got, "karl_sat": karl_before + karl_got, "fees_sat": fees }),
@@ -296,16 +285,36 @@ async fn scenario(
         "commitment_height": height,
         "to_self_delay": delay,
         "htlcs": [
-            { "from": "Judy", "to": "Karl", "value_sat": JUDY_HTLC_SAT, "claimed_by": "Karl", "txid": karl_htlc.compute_txid().to_string(), "payment": judy_status },
-            { "from": "Karl", "to": "Judy", "value_sat": KARL_HTLC_SAT, "claimed_by": "Judy", "txid": judy_success.compute_txid().to_string(), "payment": karl_status },
+            { "from": "Judy", "to": "Karl", "value_sat": JUDY_HTLC_SAT, "resolved": "claimed by Karl with the preimage", "txid": karl_htlc.compute_txid().to_string(), "payment": judy_status },
+            { "from": "Karl", "to": "Judy", "value_sat": KARL_HTLC_SAT, "resolved": "timed out back to Karl", "expiry": expiry, "txid": karl_timeout.compute_txid().to_string(), "height": timeout_at, "payment": karl_status },
         ],
         "judy_received_sat": judy_got,
         "karl_received_sat": karl_got,
-        "judy_expected_sat": CAPACITY_SAT - PUSH_SAT - JUDY_HTLC_SAT + KARL_HTLC_SAT,
-        "karl_expected_sat": PUSH_SAT - KARL_HTLC_SAT + JUDY_HTLC_SAT,
+        "judy_expected_sat": CAPACITY_SAT - PUSH_SAT - JUDY_HTLC_SAT,
+        "karl_expected_sat": PUSH_SAT + JUDY_HTLC_SAT,
         "fees_sat": fees,
         "to_local_swept_at": local_at,
     }))
+}
+
+/// Opens a channel from `j` to `k` of `sat` pushing `push_sat`, mines it
+/// and waits until both sides are ready; returns its id, scid and
+/// funding txid.
+async fn open(
+    j: &mut Peer,
+    k: &mut Peer,
+    sat: u64,
+    push_sat: u64,
+) -> DemoResult<(fulmen_types::ChannelId, ShortChannelId, bitcoin::Txid)> {
+    let opened = j
+        .node
+        .open_channel(k.node.node_id(), Sat(sat), Msat(push_sat * 1000), false)
+        .await?;
+    let id = opened.channel_id;
+    mine(j, 3).await?;
+    let scid = wait_ready(j, id).await?;
+    wait_ready(k, id).await?;
+    Ok((id, scid, opened.funding_txid))
 }
 
 /// Waits for `ChannelReady` of channel `id`; returns its scid.
@@ -324,9 +333,20 @@ async fn wait_ready(p: &mut Peer, id: fulmen_types::ChannelId) -> DemoResult<Sho
     }
 }
 
-/// `payer` sends `part` sat of an invoice of `payee` for `total` sat over
-/// their channel, as one part of a multi-part payment: the payee holds it
-/// waiting for the rest. Returns the pending payment.
+/// A part sent by [`pay_part`]: the request (to send more parts), the
+/// HTLC's expiry and the `pay_route` call.
+struct Pending {
+    request: PayRequest,
+    expiry: u32,
+    call: Call,
+}
+
+/// A `pay_route` call under way.
+type Call = JoinHandle<Result<PaymentOutcome, fulmen_node::NodeError>>;
+
+/// `payer` sends `part` sat of a new invoice of `payee` for `total` sat
+/// over channel `scid`, as one part of a multi-part payment: the payee
+/// holds it waiting for the rest.
 async fn pay_part(
     payer: &Peer,
     payee: &Peer,
@@ -350,9 +370,26 @@ async fn pay_part(
         route_hints: Vec::new(),
         mpp: true,
     };
+    let expiry = payer.node.block_height() + HTLC_BLOCKS;
+    let call = send_part(payer, &request, scid, part)?;
+    Ok(Pending {
+        request,
+        expiry,
+        call,
+    })
+}
+
+/// Sends `part` sat of `request` over the direct channel `scid`, expiring
+/// [`HTLC_BLOCKS`] from now.
+fn send_part(
+    payer: &Peer,
+    request: &PayRequest,
+    scid: ShortChannelId,
+    part: u64,
+) -> DemoResult<Call> {
     let route = Route {
         hops: vec![RouteHop {
-            node_id: payee.node.node_id(),
+            node_id: request.destination,
             short_channel_id: scid,
             amount: Msat(part * 1000),
             cltv_expiry: payer.node.block_height() + HTLC_BLOCKS,
@@ -361,29 +398,25 @@ async fn pay_part(
         }],
     };
     let node: Node = payer.node.clone();
-    let hash = inv.payment_hash;
-    Ok((
-        hash,
-        tokio::spawn(async move { node.pay_route(request, route).await }),
+    let request = request.clone();
+    Ok(tokio::spawn(
+        async move { node.pay_route(request, route).await },
     ))
 }
 
-/// A payment sent by [`pay_part`]: its hash and the `pay_route` call.
-type Pending = (
-    PaymentHash,
-    JoinHandle<Result<PaymentOutcome, fulmen_node::NodeError>>,
-);
-
-/// What the `pay_route` call of a pending payment returned, and the
-/// payment's status in the payer's store once it is no longer pending
-/// (or after ten seconds).
-async fn outcome(payer: &Peer, (hash, call): Pending) -> DemoResult<(String, String)> {
-    let call = match tokio::time::timeout(Duration::from_secs(10), call).await {
-        Ok(Ok(Ok(o))) => format!("{:?}", o.status),
+/// What a `pay_route` call returned (waiting up to ten seconds).
+async fn call_result(call: Call) -> String {
+    match tokio::time::timeout(Duration::from_secs(10), call).await {
+        Ok(Ok(Ok(o))) => format!("{:?}", o.status).to_lowercase(),
         Ok(Ok(Err(e))) => e.to_string(),
         Ok(Err(e)) => e.to_string(),
         Err(_) => "still waiting".into(),
-    };
+    }
+}
+
+/// The payment's status in the payer's store once it is no longer
+/// pending (or after ten seconds).
+async fn status(payer: &Peer, hash: PaymentHash) -> DemoResult<String> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
         let payment = payer
@@ -400,7 +433,7 @@ async fn outcome(payer: &Peer, (hash, call): Pending) -> DemoResult<(String, Str
             } else {
                 ""
             };
-            return Ok((call, format!("{status}{with}")));
+            return Ok(format!("{status}{with}"));
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -340,6 +340,10 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 msg.extend_from_slice(sha256_of_onion);
                 create_failure_packet(ss, &msg, DEFAULT_PAD_TARGET).unwrap_or_default()
             }
+            // Timed out on chain downstream: the failure is ours.
+            HtlcFailure::OnChain => {
+                super::receive::failure_packet(ss, &FailureMessage::PermanentChannelFailure)
+            }
         };
         let now = self.now;
         tick.batch.store.update_forward(

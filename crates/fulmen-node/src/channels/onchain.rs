@@ -48,7 +48,7 @@ use fulmen_channel::onchain::sweep::build_sweep;
 use fulmen_channel::onchain::{
     htlc, resolve, Claim, ClaimKind, OnchainError, Resolution, Signer, SpendKind, UnknownSpend,
 };
-use fulmen_channel::{Channel, ChannelEvent};
+use fulmen_channel::{Channel, ChannelEvent, HtlcFailure};
 use fulmen_script::Side;
 use fulmen_types::{ChannelId, PaymentHash, PaymentPreimage};
 
@@ -59,12 +59,25 @@ use super::{Broadcaster, Outbox, Persister, Tick};
 /// (200 sat/vbyte).
 pub const MAX_SWEEP_FEERATE_PER_KW: u32 = 50_000;
 
+/// Confirmations after which an on-chain resolution is taken as final
+/// (LDK's `ANTI_REORG_DELAY`): an HTLC we offered is failed back only
+/// once the transaction that timed it out (or the commitment without it)
+/// is this deep.
+pub const ANTI_REORG_DELAY: u32 = 6;
+
 /// One channel whose funding output is spent.
 pub(crate) struct Watch {
     /// What the funding spend is and what it leaves us.
     resolution: Resolution,
     /// Where our sweeps pay.
     destination: ScriptBuf,
+    /// The height of the block holding the funding spend.
+    confirmed_at: u32,
+    /// HTLC claims (by payment hash) whose outpoint was spent without a
+    /// preimage, with the height of the spending block.
+    resolved: Vec<(PaymentHash, u32)>,
+    /// Our outgoing HTLCs (ids) already failed back.
+    failed: HashSet<u64>,
     /// Claims whose outpoint is not spent yet, with the height of the
     /// block holding their output.
     pending: Vec<(Claim, u32)>,
@@ -117,6 +130,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 self.on_spend(id, tx, height);
             }
         }
+        self.fail_timed_out();
         self.sweep_ready(tick);
     }
 
@@ -153,6 +167,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 }
             }
         }
+        self.fail_timed_out();
         self.sweep_ready(tick);
     }
 
@@ -229,6 +244,9 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             Watch {
                 resolution,
                 destination,
+                confirmed_at: height,
+                resolved: Vec::new(),
+                failed: HashSet::new(),
                 pending,
                 spent: HashSet::new(),
                 warned: HashSet::new(),
@@ -257,6 +275,14 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             };
             let (claim, _) = w.pending.swap_remove(pos);
             w.spent.insert(op);
+            let revealed = claim
+                .payment_hash()
+                .map(|hash| (hash, extract_preimages(tx, &[hash])));
+            if let Some((hash, found)) = &revealed {
+                if found.is_empty() {
+                    w.resolved.push((*hash, height));
+                }
+            }
             if let Some(next) = htlc::second_stage_claim(&claim, tx) {
                 tracing::info!(channel = %id, txid = %tx.compute_txid(), height, "our HTLC transaction confirmed: its output follows after the delay");
                 w.pending.push((next, height));
@@ -270,8 +296,8 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                     w.pending.push((c, height));
                 }
             }
-            if let Some(hash) = claim.payment_hash() {
-                learned.extend(extract_preimages(tx, &[hash]));
+            if let Some((_, found)) = revealed {
+                learned.extend(found);
             }
             tracing::info!(channel = %id, outpoint = %op, spender = %tx.compute_txid(), height, "claimed output spent");
         }
@@ -307,6 +333,64 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         }
     }
 
+    /// Fails back our outgoing HTLCs that the chain resolved without a
+    /// preimage (BOLT 5: "once the resolving transaction has reached
+    /// reasonable depth, MUST fail the corresponding incoming HTLC"):
+    /// once the funding spend is [`ANTI_REORG_DELAY`] deep, an HTLC with
+    /// no output left to resolve (none in the confirmed commitment, i.e.
+    /// trimmed or never committed there, or every output of its payment
+    /// hash spent without the preimage at that depth) is failed with
+    /// [`HtlcFailure::OnChain`]: its payment part fails, its forward fails
+    /// upstream. HTLCs are matched to outputs by payment hash: parts of
+    /// one payment on one channel resolve together.
+    fn fail_timed_out(&mut self) {
+        let tip = self.height;
+        let deep = |at: u32| tip >= at.saturating_add(ANTI_REORG_DELAY - 1);
+        let mut ids: Vec<ChannelId> = self.onchain.keys().copied().collect();
+        ids.sort();
+        for id in ids {
+            let Some(w) = self.onchain.get_mut(&id) else {
+                continue;
+            };
+            // Only commitments whose HTLC outputs we know: after a mutual
+            // close no HTLC is left; on an unknown or future commitment
+            // the peer may still claim with the preimage unseen.
+            let known = matches!(
+                w.resolution.kind,
+                SpendKind::LocalCommitment { .. }
+                    | SpendKind::RemoteCommitment { .. }
+                    | SpendKind::RevokedRemoteCommitment { .. }
+            );
+            if !known || !deep(w.confirmed_at) {
+                continue;
+            }
+            let Some(est) = self.channels.get(&id).and_then(|s| s.chan.established()) else {
+                continue;
+            };
+            for h in est.ledger.htlcs().filter(|h| h.offerer == Side::Local) {
+                let hash = h.payment_hash;
+                let open = w
+                    .pending
+                    .iter()
+                    .any(|(c, _)| c.payment_hash() == Some(hash));
+                let shallow = w.resolved.iter().any(|(r, at)| *r == hash && !deep(*at));
+                if open || shallow || w.settled.contains(&hash) || h.preimage.is_some() {
+                    continue;
+                }
+                if w.failed.insert(h.id) {
+                    tracing::info!(channel = %id, htlc = h.id, payment_hash = ?hash, "our HTLC is resolved on chain without its preimage: failing it back");
+                    self.work.events.push_back((
+                        id,
+                        ChannelEvent::HtlcFailed {
+                            id: h.id,
+                            failure: HtlcFailure::OnChain,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+
     /// Spends every claim ready in the next block.
     fn sweep_ready(&mut self, tick: &mut Tick) {
         let height = self.height;
@@ -323,7 +407,9 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 secp: &self.secp,
                 secrets: slot.secrets.as_ref(),
             };
-            let preimages = known_preimages(&slot.chan, &self.invoices);
+            let preimages = known_preimages(&slot.chan, |hash| {
+                paid_preimage(&self.invoices, self.persister.store(), hash)
+            });
             let ready: Vec<(Claim, u32)> = w
                 .pending
                 .iter()
@@ -401,20 +487,26 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
     }
 }
 
-/// The preimages an HTLC-success claim of this channel may need: those
-/// its ledger learned, and those of our invoices for its HTLCs.
+/// The preimages an HTLC-success claim of this channel may use: those its
+/// ledger learned (we fulfilled the HTLC, or a forward's downstream did),
+/// and those of our invoices already **paid** (the whole set of parts
+/// arrived; the fulfil could not reach this channel because it was closing).
+/// Never the preimage of an unpaid invoice: one part of an incomplete
+/// multi-part set must not be claimed (BOLT 4), it times out.
 fn known_preimages(
     chan: &Channel,
-    invoices: &HashMap<PaymentHash, fulmen_store::Invoice>,
+    paid: impl Fn(&PaymentHash) -> Option<PaymentPreimage>,
 ) -> Vec<PaymentPreimage> {
     let Some(est) = chan.established() else {
         return Vec::new();
     };
     let mut out: Vec<PaymentPreimage> = Vec::new();
     for h in est.ledger.htlcs() {
-        let p = h
-            .preimage
-            .or_else(|| invoices.get(&h.payment_hash).and_then(|i| i.preimage));
+        let p = h.preimage.or_else(|| {
+            (h.offerer == Side::Remote)
+                .then(|| paid(&h.payment_hash))
+                .flatten()
+        });
         if let Some(p) = p {
             if !out.iter().any(|q| q.payment_hash() == p.payment_hash()) {
                 out.push(p);
@@ -422,4 +514,29 @@ fn known_preimages(
         }
     }
     out
+}
+
+/// The preimage of our invoice `hash` if it is paid: from the invoices of
+/// this tick (paid ones stay there until the commit), else from the store.
+fn paid_preimage(
+    invoices: &HashMap<PaymentHash, fulmen_store::Invoice>,
+    store: Option<&fulmen_store::Store>,
+    hash: &PaymentHash,
+) -> Option<PaymentPreimage> {
+    let paid = |i: &fulmen_store::Invoice| {
+        (i.status == fulmen_store::InvoiceStatus::Paid)
+            .then_some(i.preimage)
+            .flatten()
+    };
+    if let Some(i) = invoices.get(hash) {
+        return paid(i);
+    }
+    match store.map(|s| s.invoice_by_hash(hash)) {
+        Some(Ok(Some(i))) => paid(&i),
+        Some(Err(e)) => {
+            tracing::error!(payment_hash = ?hash, error = %e, "cannot read an invoice: its HTLC is not claimed this block");
+            None
+        }
+        _ => None,
+    }
 }

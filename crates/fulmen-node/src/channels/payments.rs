@@ -236,7 +236,10 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
     ) -> Result<(), CmError> {
         let hash = req.payment_hash;
         if self.paying.contains(&hash) {
-            return Err(CmError::PaymentInProgress);
+            return match route {
+                Some(route) => self.add_part(tick, req, route),
+                None => Err(CmError::PaymentInProgress),
+            };
         }
         let existing = self.read(|s| s.payment_by_hash(&hash))?;
         let next_part = match &existing {
@@ -315,6 +318,38 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 Err(e)
             }
         }
+    }
+
+    /// One more part of a multi-part payment sent over given routes (as
+    /// LND's `sendtoroute` shards or Core Lightning's `sendpay` with a
+    /// `partid`): only while the payment, started with a given route, is
+    /// in flight and undecided, for the same payee, total and secret, and
+    /// for a part of the total.
+    fn add_part(
+        &mut self,
+        tick: &mut Tick,
+        req: &PayRequest,
+        route: fulmen_graph::router::Route,
+    ) -> Result<(), CmError> {
+        let hash = req.payment_hash;
+        let Some(state) = self.attempts.get(&hash) else {
+            return Err(CmError::PaymentInProgress);
+        };
+        let same = state.req.destination == req.destination
+            && state.req.amount == req.amount
+            && state.req.payment_secret == req.payment_secret
+            && req.payment_secret.is_some();
+        let partial = route.hops.last().map(|h| h.node_id) == Some(req.destination)
+            && route.final_amount() < req.amount;
+        if !state.fixed_route
+            || !same
+            || !partial
+            || state.preimage.is_some()
+            || state.failure.is_some()
+        {
+            return Err(CmError::PaymentInProgress);
+        }
+        self.offer_routes(tick, hash, vec![route])
     }
 
     /// Offers one part per route; `Err` if none could be offered.
@@ -497,6 +532,8 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                     data: Vec::new(),
                 },
             )),
+            // Our first hop's channel closed and the HTLC came back on chain.
+            HtlcFailure::OnChain => Some((0, FailureMessage::PermanentChannelFailure)),
         };
         let code = decrypted.as_ref().map(|(_, m)| m.code().0);
         let name = code.map_or("unreadable_failure", failure_name);

@@ -96,6 +96,14 @@ struct DemoNode {
 
 /// Runs the selected scenario.
 pub fn run(args: DemoArgs) -> DemoResult<()> {
+    // The nodes' logs only when asked for (`RUST_LOG`), on stderr: the
+    // demo's own lines are the story.
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let mut steps = Steps {
         json: args.json,
         steps: Vec::new(),

@@ -1,26 +1,25 @@
 //! The `force-close` scenario of `fulmen demo`: a unilateral close with
 //! HTLCs in flight, resolved on chain (BOLT 5 "Unilateral Close
-//! Handling"), with real nodes.
+//! Handling"), with real nodes, on an anchor channel
+//! (`option_anchors_zero_fee_htlc_tx`, the default type).
 //!
 //! Judy opens a 4 BTC channel to Karl, pushes 2 BTC to him, and opens a
 //! second channel of 1 BTC. Two HTLCs are made to stay in flight on the
 //! first channel deterministically: each side pays one part of a
 //! multi-part payment of an invoice of the other (0.5 of 1 BTC from Judy,
 //! 0.3 of 0.6 BTC from Karl); each payee holds its part while waiting for
-//! the rest (`mpp_timeout` set to an hour). Judy then force-closes the
+//! the rest (`mpp_timeout` set to an hour). Karl then force-closes the
 //! first channel. Judy sends the second half of her payment over the
 //! second channel: Karl's set is complete, his invoice is paid, and the
-//! half stuck in the closed channel is claimed by Karl's node on chain,
-//! directly from Judy's commitment, with the preimage (Judy's node reads
-//! it there too). Karl's part never completes Judy's set, so Judy's node
-//! never claims it (BOLT 4: one part of an incomplete set is not taken):
-//! after its expiry Karl's node takes it back on chain, and once that is
-//! six blocks deep his payment fails. Judy's `to_local` is hers after
-//! Karl's `to_self_delay`.
-//!
-//! The channels are `option_static_remotekey` (`prefer_anchors = false`):
-//! the node does not yet build the HTLC transactions of anchor channels
-//! (they need wallet inputs).
+//! half stuck in the closed channel is claimed by Karl's HTLC-success
+//! transaction (zero fee, pre-signed by Judy with
+//! `SIGHASH_SINGLE|SIGHASH_ANYONECANPAY`; Karl's wallet adds an input for
+//! the fee). Karl's part never completes Judy's set, so Judy's node never
+//! claims it (BOLT 4): after its expiry Karl's HTLC-timeout transaction,
+//! funded the same way, takes it back, and once that is six blocks deep
+//! his payment fails. Karl's `to_local` and both HTLC transactions'
+//! outputs are his after Judy's `to_self_delay`; Judy's `to_remote` after
+//! one block.
 
 use std::time::Duration;
 
@@ -50,6 +49,8 @@ const SECOND_SAT: u64 = COIN;
 const JUDY_HTLC_SAT: u64 = COIN / 2;
 /// Karl's HTLC to Judy: 0.3 BTC, part of a 0.6 BTC invoice.
 const KARL_HTLC_SAT: u64 = 3 * COIN / 10;
+/// An anchor output.
+const ANCHOR_SAT: u64 = 330;
 /// The HTLCs expire this many blocks after they are offered.
 const HTLC_BLOCKS: u32 = 100;
 
@@ -61,7 +62,7 @@ pub(crate) fn force_close_scenario(steps: &mut Steps) -> DemoResult<Value> {
 async fn run(steps: &mut Steps) -> DemoResult<Value> {
     steps.say(
         format!(
-            "fulmen {} — demo scenario \"force-close\": Judy closes alone with two HTLCs in flight; everything is resolved on chain",
+            "fulmen {} — demo scenario \"force-close\": Karl closes alone with two HTLCs in flight on an anchor channel; everything is resolved on chain",
             env!("CARGO_PKG_VERSION")
         ),
         json!({}),
@@ -69,10 +70,7 @@ async fn run(steps: &mut Steps) -> DemoResult<Value> {
     let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
     let base = base_dir("force-close");
     let settings = Settings {
-        channel: ChannelConfig {
-            prefer_anchors: false,
-            ..ChannelConfig::default()
-        },
+        channel: ChannelConfig::default(),
         mpp_timeout_secs: 3600,
     };
     let mut judy = start("Judy", base.join("judy"), &chain, &settings).await?;
@@ -98,14 +96,17 @@ async fn scenario(
         );
     }
     j.node.mine(1, None).await?;
+    // Karl's wallet pays the fees of his HTLC transactions.
+    k.node.mine(1, None).await?;
     mine(j, 100).await?;
     wait_balance(j, 50 * COIN).await?;
+    wait_balance(k, 50 * COIN).await?;
     j.node.connect(&target(k)?).await?;
     let (id, scid, funding) = open(j, k, CAPACITY_SAT, PUSH_SAT).await?;
     let (_, second_scid, _) = open(j, k, SECOND_SAT, 0).await?;
     steps.say(
         format!(
-            "Judy mines 50 BTC, opens a 4 BTC channel to Karl (option_static_remotekey) pushing 2 BTC to him (funding {funding}), and a second channel of 1 BTC ({second_scid})"
+            "Judy and Karl mine 50 BTC each; Judy opens a 4 BTC anchor channel to Karl pushing 2 BTC to him (funding {funding}), and a second channel of 1 BTC ({second_scid})"
         ),
         json!({ "capacity_sat": CAPACITY_SAT, "push_sat": PUSH_SAT, "funding_txid": funding.to_string(), "short_channel_id": scid.to_string(), "second_channel_sat": SECOND_SAT, "second_short_channel_id": second_scid.to_string() }),
     );
@@ -126,7 +127,7 @@ async fn scenario(
     let judy_before = confirmed(j).await?;
     let karl_before = confirmed(k).await?;
 
-    let txid = j.node.close_channel(id, true).await?;
+    let txid = k.node.close_channel(id, true).await?;
     mine(j, 1).await?;
     let commitment = tip_tx(chain, txid)?;
     let height = chain.tip()?.height;
@@ -135,12 +136,13 @@ async fn scenario(
     let role = |sat: u64| match sat {
         JUDY_HTLC_SAT => "HTLC Judy → Karl",
         KARL_HTLC_SAT => "HTLC Karl → Judy",
-        s if s == PUSH_SAT - KARL_HTLC_SAT => "to_remote (Karl)",
-        _ => "to_local (Judy, after the delay)",
+        ANCHOR_SAT => "anchor",
+        s if s == PUSH_SAT - KARL_HTLC_SAT => "to_local (Karl, after the delay)",
+        _ => "to_remote (Judy, after one block)",
     };
     steps.say(
         format!(
-            "Judy force-closes the 4 BTC channel: her commitment {} confirms at block {} with {}",
+            "Karl force-closes the 4 BTC channel: his commitment {} confirms at block {} with {}",
             txid,
             height,
             commitment
@@ -152,27 +154,21 @@ async fn scenario(
         ),
         json!({ "commitment_txid": txid.to_string(), "height": height, "outputs": commitment.output.iter().map(|o| json!({ "role": role(value(o)), "value_sat": value(o) })).collect::<Vec<_>>() }),
     );
-    let find = |sat: u64| -> DemoResult<OutPoint> {
+    let find = |what: &str| -> DemoResult<OutPoint> {
         let vout = commitment
             .output
             .iter()
-            .position(|o| value(o) == sat)
-            .ok_or(format!("no output of {sat} sat"))?;
+            .position(|o| role(value(o)) == what)
+            .ok_or(format!("no {what} output"))?;
         Ok(OutPoint {
             txid,
             vout: u32::try_from(vout)?,
         })
     };
-    let to_remote = find(PUSH_SAT - KARL_HTLC_SAT)?;
-    let htlc_to_karl = find(JUDY_HTLC_SAT)?;
-    let htlc_to_judy = find(KARL_HTLC_SAT)?;
-    let to_local = (0..commitment.output.len())
-        .map(|v| OutPoint {
-            txid,
-            vout: u32::try_from(v).unwrap_or(u32::MAX),
-        })
-        .find(|o| ![to_remote, htlc_to_karl, htlc_to_judy].contains(o))
-        .ok_or("no to_local output")?;
+    let to_local = find("to_local (Karl, after the delay)")?;
+    let to_remote = find("to_remote (Judy, after one block)")?;
+    let htlc_to_karl = find("HTLC Judy → Karl")?;
+    let htlc_to_judy = find("HTLC Karl → Judy")?;
 
     // The rest of Judy's payment over the second channel completes Karl's
     // set: the part stuck on chain is then Karl's to claim.
@@ -185,29 +181,21 @@ async fn scenario(
         ),
         json!({ "first_call": judy_call, "second_call": second_call }),
     );
-    let karl_remote = spender(chain, to_remote).await?;
-    let karl_htlc = spender(chain, htlc_to_karl).await?;
+    let success = spender(chain, htlc_to_karl).await?;
+    let judy_remote = spender(chain, to_remote).await?;
     mine(j, 1).await?;
-    let mut karl_got = 0;
-    let mut sweeps = Vec::new();
-    for (tx, what) in [
-        (&karl_remote, "his to_remote"),
-        (
-            &karl_htlc,
-            "the 0.5 BTC HTLC output, with the preimage of his invoice (now paid)",
+    let success_at = confirmed_at(chain, success.compute_txid()).await?;
+    let remote_at = confirmed_at(chain, judy_remote.compute_txid()).await?;
+    steps.say(
+        format!(
+            "Karl's node claims the 0.5 BTC HTLC with the preimage of his invoice (now paid): its HTLC-success transaction {} (the HTLC input Judy pre-signed, plus {} wallet input(s) for the fee) confirms at block {success_at}; its 0.5 BTC output is his after {delay} blocks. Judy's node sweeps her to_remote: {} pays {} at block {remote_at}",
+            success.compute_txid(),
+            success.input.len() - 1,
+            judy_remote.compute_txid(),
+            sat_btc(out_sat(&judy_remote)),
         ),
-    ] {
-        let t = tx.compute_txid();
-        if !sweeps.contains(&t) {
-            sweeps.push(t);
-            karl_got += out_sat(tx);
-        }
-        let at = confirmed_at(chain, t).await?;
-        steps.say(
-            format!("Karl's node takes {what}: {t} (paying him {} in all) confirms at block {at}", sat_btc(out_sat(tx))),
-            json!({ "node": "Karl", "txid": t.to_string(), "value_sat": out_sat(tx), "height": at }),
-        );
-    }
+        json!({ "node": "Karl", "htlc_success_txid": success.compute_txid().to_string(), "wallet_inputs": success.input.len() - 1, "height": success_at, "judy_to_remote_txid": judy_remote.compute_txid().to_string(), "judy_to_remote_sat": out_sat(&judy_remote) }),
+    );
     let judy_status = status(j, judy_pays.request.payment_hash).await?;
 
     // Karl's part: never claimed by Judy, taken back by Karl after expiry.
@@ -215,86 +203,134 @@ async fn scenario(
     mine(j, expiry.saturating_sub(chain.tip()?.height)).await?;
     wait_height(k, expiry).await?;
     let unclaimed = chain.spending_tx(&htlc_to_judy)?.is_none();
-    let karl_timeout = spender(chain, htlc_to_judy).await?;
+    let timeout = spender(chain, htlc_to_judy).await?;
     mine(j, 1).await?;
-    let timeout_at = confirmed_at(chain, karl_timeout.compute_txid()).await?;
-    karl_got += out_sat(&karl_timeout);
-    sweeps.push(karl_timeout.compute_txid());
+    let timeout_at = confirmed_at(chain, timeout.compute_txid()).await?;
     steps.say(
         format!(
-            "Judy's node never claims Karl's 0.3 BTC part (her set is incomplete); at its expiry (block {expiry}) Karl's node takes it back from Judy's commitment: {} pays {} at block {timeout_at}{}",
-            karl_timeout.compute_txid(),
-            sat_btc(out_sat(&karl_timeout)),
+            "Judy's node never claims Karl's 0.3 BTC part (her set is incomplete); at its expiry (block {expiry}) Karl's HTLC-timeout transaction {} ({} wallet input(s) for the fee) takes it back at block {timeout_at}{}",
+            timeout.compute_txid(),
+            timeout.input.len() - 1,
             if unclaimed { "; nobody had spent it before" } else { "" }
         ),
-        json!({ "node": "Karl", "txid": karl_timeout.compute_txid().to_string(), "value_sat": out_sat(&karl_timeout), "height": timeout_at, "expiry": expiry, "unclaimed_before": unclaimed }),
+        json!({ "node": "Karl", "htlc_timeout_txid": timeout.compute_txid().to_string(), "height": timeout_at, "expiry": expiry, "unclaimed_before": unclaimed }),
     );
     mine(j, 5).await?;
     let karl_call = call_result(karl_pays.call).await;
     let karl_status = status(k, karl_pays.request.payment_hash).await?;
     steps.say(
         format!(
-            "six blocks deep, the timeout is final: Karl's payment is {karl_status} (his call: {karl_call}); Judy's is {judy_status}, its preimage read from Karl's claim and her second channel"
+            "six blocks deep, the timeout is final: Karl's payment is {karl_status} (his call: {karl_call}); Judy's is {judy_status}"
         ),
         json!({ "karl_call": karl_call, "karl_payment": karl_status, "judy_payment": judy_status }),
     );
 
-    // Judy's to_local: nothing before the CSV delay, swept once over.
-    let ready = height + delay;
-    mine(
-        j,
-        ready.saturating_sub(2).saturating_sub(chain.tip()?.height),
-    )
-    .await?;
-    wait_height(j, ready.saturating_sub(2)).await?;
-    let early = chain.spending_tx(&to_local)?.is_none();
-    mine(j, 1).await?;
-    let judy_local = spender(chain, to_local).await?;
-    mine(j, 1).await?;
-    let local_at = confirmed_at(chain, judy_local.compute_txid()).await?;
-    steps.say(
-        format!(
-            "{} blocks after her commitment (Karl's to_self_delay) Judy's node sweeps her to_local: {} pays {} at block {}{}",
-            delay,
-            judy_local.compute_txid(),
-            sat_btc(out_sat(&judy_local)),
-            local_at,
-            if early { "; nothing was spent before" } else { "" }
+    // Karl's delayed outputs: to_local, then each HTLC transaction's
+    // output, each after the delay.
+    let mut delayed = Vec::new();
+    let mut karl_got = 0;
+    for (what, outpoint, at) in [
+        ("his to_local", to_local, height),
+        (
+            "the HTLC-success output",
+            OutPoint {
+                txid: success.compute_txid(),
+                vout: 0,
+            },
+            success_at,
         ),
-        json!({ "node": "Judy", "txid": judy_local.compute_txid().to_string(), "value_sat": out_sat(&judy_local), "height": local_at, "not_before": early }),
-    );
-    let judy_got = out_sat(&judy_local);
+        (
+            "the HTLC-timeout output",
+            OutPoint {
+                txid: timeout.compute_txid(),
+                vout: 0,
+            },
+            timeout_at,
+        ),
+    ] {
+        // The spend can be mined in block `ready` at the earliest: stop
+        // two blocks before and check that nothing spent it yet.
+        let ready = at + delay;
+        let before = ready.saturating_sub(2);
+        let tip = chain.tip()?.height;
+        if tip < before {
+            mine(j, before - tip).await?;
+        }
+        wait_height(k, before.max(tip)).await?;
+        let early = tip <= before && chain.spending_tx(&outpoint)?.is_none();
+        if chain.tip()?.height < ready {
+            mine(j, 1).await?;
+        }
+        let sweep = spender(chain, outpoint).await?;
+        mine(j, 1).await?;
+        let swept_at = confirmed_at(chain, sweep.compute_txid()).await?;
+        steps.say(
+            format!(
+                "{delay} blocks after block {at}, Karl's node sweeps {what}: {} pays {} at block {swept_at}{}",
+                sweep.compute_txid(),
+                sat_btc(out_sat(&sweep)),
+                if early { "; nothing was spent before" } else { "" }
+            ),
+            json!({ "node": "Karl", "what": what, "txid": sweep.compute_txid().to_string(), "value_sat": out_sat(&sweep), "height": swept_at, "not_before": early }),
+        );
+        karl_got += out_sat(&sweep);
+        delayed.push(json!({ "what": what, "confirmed_at": at, "swept_at": swept_at }));
+    }
 
+    let judy_got = out_sat(&judy_remote);
     wait_balance(j, judy_before + judy_got).await?;
-    wait_balance(k, karl_before + karl_got).await?;
+    // Karl's wallet paid the HTLC transactions' fees (their first input
+    // and output are equal: the rest is wallet coins in, change out).
+    let htlc_fees = fee(chain, &success)? + fee(chain, &timeout)?;
+    let karl_got = karl_got - htlc_fees;
+    let karl_after = karl_before + karl_got;
+    wait_balance(k, karl_after).await?;
     let fees = CAPACITY_SAT.saturating_sub(judy_got + karl_got);
     steps.say(
         format!(
-            "final wallets: Judy {} (+{} from the closed channel), Karl {} (+{}); on-chain fees of the commitment and the {} spends: {}",
+            "final wallets: Judy {} (+{} from the closed channel), Karl {} (+{}); on-chain fees of the commitment, the anchors left and every spend: {}",
             sat_btc(judy_before + judy_got),
             sat_btc(judy_got),
-            sat_btc(karl_before + karl_got),
+            sat_btc(karl_after),
             sat_btc(karl_got),
-            sweeps.len() + 1,
             sat_btc(fees)
         ),
-        json!({ "judy_sat": judy_before + judy_got, "karl_sat": karl_before + karl_got, "fees_sat": fees }),
+        json!({ "judy_sat": judy_before + judy_got, "karl_sat": karl_after, "fees_sat": fees }),
     );
     Ok(json!({
         "commitment_txid": txid.to_string(),
         "commitment_height": height,
         "to_self_delay": delay,
+        "channel_type": "anchors_zero_fee_htlc_tx",
         "htlcs": [
-            { "from": "Judy", "to": "Karl", "value_sat": JUDY_HTLC_SAT, "resolved": "claimed by Karl with the preimage", "txid": karl_htlc.compute_txid().to_string(), "payment": judy_status },
-            { "from": "Karl", "to": "Judy", "value_sat": KARL_HTLC_SAT, "resolved": "timed out back to Karl", "expiry": expiry, "txid": karl_timeout.compute_txid().to_string(), "height": timeout_at, "payment": karl_status },
+            { "from": "Judy", "to": "Karl", "value_sat": JUDY_HTLC_SAT, "resolved": "HTLC-success by Karl", "txid": success.compute_txid().to_string(), "wallet_inputs": success.input.len() - 1, "height": success_at, "payment": judy_status },
+            { "from": "Karl", "to": "Judy", "value_sat": KARL_HTLC_SAT, "resolved": "HTLC-timeout by Karl", "expiry": expiry, "txid": timeout.compute_txid().to_string(), "wallet_inputs": timeout.input.len() - 1, "height": timeout_at, "payment": karl_status },
         ],
+        "delayed": delayed,
         "judy_received_sat": judy_got,
         "karl_received_sat": karl_got,
         "judy_expected_sat": CAPACITY_SAT - PUSH_SAT - JUDY_HTLC_SAT,
         "karl_expected_sat": PUSH_SAT + JUDY_HTLC_SAT,
         "fees_sat": fees,
-        "to_local_swept_at": local_at,
+        "to_local_swept_at": delayed.first().and_then(|d| d["swept_at"].as_u64()),
     }))
+}
+
+/// The fee `tx` pays (its inputs' values from the chain).
+fn fee(chain: &EmbeddedChain, tx: &bitcoin::Transaction) -> DemoResult<u64> {
+    let mut inputs = 0;
+    for i in &tx.input {
+        let prev = chain
+            .transaction(&i.previous_output.txid)?
+            .ok_or("an input's transaction is unknown")?
+            .tx;
+        let out = prev
+            .output
+            .get(usize::try_from(i.previous_output.vout)?)
+            .ok_or("an input's output is missing")?;
+        inputs += out.value.to_sat();
+    }
+    Ok(inputs.saturating_sub(out_sat(tx)))
 }
 
 /// Opens a channel from `j` to `k` of `sat` pushing `push_sat`, mines it

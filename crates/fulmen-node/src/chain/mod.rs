@@ -100,6 +100,28 @@ impl FundingWallet for WalletHandle {
         let address = wallet.new_address().map_err(|e| e.to_string())?;
         Ok(address.address.script_pubkey())
     }
+
+    fn fund_htlc_tx(
+        &self,
+        template: &Transaction,
+        prev: bitcoin::TxOut,
+        satisfaction_weight: u64,
+        feerate_per_kw: u32,
+        aux_rand: [u8; 32],
+    ) -> Result<Transaction, String> {
+        let mut wallet = self.lock().map_err(|e| e.to_string())?;
+        let rate = FeeRate::from_sat_per_kwu(u64::from(feerate_per_kw));
+        let signed = wallet
+            .fund_foreign_spend(
+                template,
+                prev,
+                bitcoin::Weight::from_wu(satisfaction_weight),
+                rate,
+                aux_rand,
+            )
+            .map_err(|e| e.to_string())?;
+        Ok(signed.tx)
+    }
 }
 
 /// The chain source, and the embedded chain's handle if it is one (for

@@ -292,6 +292,11 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         tick.batch.point("forward_settled");
         let in_htlc = link.in_htlc;
         let result = self.call(&link.in_channel, |c, _| c.fulfill_htlc(in_htlc, preimage));
+        if !matches!(result, Some(Ok(_))) {
+            // The incoming channel is closing (or gone): its HTLC is claimed on
+            // chain with this preimage, kept durably for it.
+            self.keep_onchain_preimage(tick, preimage);
+        }
         self.apply_call(
             tick,
             link.in_channel,

@@ -47,6 +47,18 @@ pub trait FundingWallet: Send + Sync + 'static {
     fn release_funding(&self, txid: Txid);
     /// A fresh script of the wallet (where a closed channel pays us).
     fn new_script(&self) -> Result<ScriptBuf, String>;
+    /// Adds wallet inputs (and change) paying the fee of a zero-fee HTLC
+    /// transaction of an anchor channel at `feerate_per_kw`, signing them;
+    /// input 0 (spending `prev`, its witness weighing at most
+    /// `satisfaction_weight`) and output 0 stay first and unsigned.
+    fn fund_htlc_tx(
+        &self,
+        template: &Transaction,
+        prev: bitcoin::TxOut,
+        satisfaction_weight: u64,
+        feerate_per_kw: u32,
+        aux_rand: [u8; 32],
+    ) -> Result<Transaction, String>;
 }
 
 /// What the manager needs from the node besides the store, the peers and
@@ -86,6 +98,9 @@ pub(super) struct Work {
     pub(super) forget: BTreeSet<ChannelId>,
     /// Invoices paid in this tick (dropped from the cache after it).
     pub(super) paid: Vec<PaymentHash>,
+    /// A preimage became known while channels are resolved on chain:
+    /// spend what it unlocks at the end of this tick, not at the next block.
+    pub(super) claim_now: bool,
     /// Labels and hashes of invoices added in this tick.
     pub(super) labels: HashSet<String>,
     pub(super) added: Vec<PaymentHash>,
@@ -142,6 +157,9 @@ pub struct ChannelManager<P: Persister, O: Outbox, B: Broadcaster> {
     /// Channels whose funding output is spent, and what is left to claim
     /// (in memory only; see [`super::onchain`]).
     pub(super) onchain: super::onchain::Watches,
+    /// Preimages kept this run for on-chain claims of incoming HTLCs
+    /// (also in the store, read from there after a restart).
+    pub(super) onchain_preimages: Vec<fulmen_types::PaymentPreimage>,
     pub(super) work: Work,
     crash: Option<CrashHook>,
 }
@@ -193,6 +211,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             forwarded_in: HashSet::new(),
             update_stamps: HashMap::new(),
             onchain: HashMap::new(),
+            onchain_preimages: Vec::new(),
             work: Work::default(),
             crash: CrashHook::from_env(),
         };
@@ -392,6 +411,9 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             CmInput::Shutdown => return true,
         }
         self.drain_events(tick);
+        if core::mem::take(&mut self.work.claim_now) {
+            self.sweep_ready(tick);
+        }
         false
     }
 

@@ -27,16 +27,16 @@
 //!   [`escalated_feerate`] of the nearest deadline, paying one fresh
 //!   wallet script per watch (so the same claims give the same bytes each
 //!   block), and our pre-signed HTLC transactions
-//!   ([`htlc::finalize_htlc_tx`], channels without anchors). They are
+//!   ([`htlc::finalize_htlc_tx`]; with anchors the wallet adds fee inputs
+//!   first, [`super::FundingWallet::fund_htlc_tx`]). They are
 //!   broadcast again each block until their claim's outpoint is spent in a
 //!   block. A revoked commitment is punished in the tick of the block that
 //!   confirms it.
 //! * **Persist before reveal**: the transactions go into
 //!   `tick.broadcasts`, which leave only after the tick's commit.
 //!
-//! Not yet: anchor CPFP of our commitment, HTLC transactions of anchor
-//! channels (they need wallet inputs for their fee; logged), replacing a
-//! pending sweep by a higher-fee one when the chain refuses RBF.
+//! Not yet: anchor CPFP of our commitment, replacing a pending sweep by a
+//! higher-fee one when the chain refuses RBF.
 
 use std::collections::{HashMap, HashSet};
 
@@ -54,6 +54,7 @@ use fulmen_types::{ChannelId, PaymentHash, PaymentPreimage};
 
 use super::manager::ChannelManager;
 use super::{Broadcaster, Outbox, Persister, Tick};
+use crate::entropy::random_bytes;
 
 /// The highest feerate a sweep pays however near its deadline
 /// (200 sat/vbyte).
@@ -78,6 +79,9 @@ pub(crate) struct Watch {
     resolved: Vec<(PaymentHash, u32)>,
     /// Our outgoing HTLCs (ids) already failed back.
     failed: HashSet<u64>,
+    /// Our HTLC transactions of an anchor channel, once funded by the
+    /// wallet, by the claim they spend: broadcast again as the same bytes.
+    funded: HashMap<OutPoint, Transaction>,
     /// Claims whose outpoint is not spent yet, with the height of the
     /// block holding their output.
     pending: Vec<(Claim, u32)>,
@@ -247,6 +251,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 confirmed_at: height,
                 resolved: Vec::new(),
                 failed: HashSet::new(),
+                funded: HashMap::new(),
                 pending,
                 spent: HashSet::new(),
                 warned: HashSet::new(),
@@ -391,8 +396,19 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         }
     }
 
+    /// Keeps `preimage` for the on-chain claim of an incoming HTLC whose
+    /// channel could not take the fulfil (it is closing): written in this
+    /// tick's commit (store key [`ONCHAIN_PREIMAGE_PREFIX`] + hash), and
+    /// the claim is made at the end of the tick.
+    pub(super) fn keep_onchain_preimage(&mut self, tick: &mut Tick, preimage: PaymentPreimage) {
+        let key = onchain_preimage_key(&preimage.payment_hash());
+        tick.batch.store.set_kv(key, preimage.0.to_vec());
+        self.onchain_preimages.push(preimage);
+        self.work.claim_now = true;
+    }
+
     /// Spends every claim ready in the next block.
-    fn sweep_ready(&mut self, tick: &mut Tick) {
+    pub(super) fn sweep_ready(&mut self, tick: &mut Tick) {
         let height = self.height;
         let mut ids: Vec<ChannelId> = self.onchain.keys().copied().collect();
         ids.sort();
@@ -408,7 +424,11 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 secrets: slot.secrets.as_ref(),
             };
             let preimages = known_preimages(&slot.chan, |hash| {
-                paid_preimage(&self.invoices, self.persister.store(), hash)
+                self.onchain_preimages
+                    .iter()
+                    .find(|p| p.payment_hash() == *hash)
+                    .copied()
+                    .or_else(|| released_preimage(&self.invoices, self.persister.store(), hash))
             });
             let ready: Vec<(Claim, u32)> = w
                 .pending
@@ -461,15 +481,52 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 let Some(stage) = htlc::second_stage(&c) else {
                     continue;
                 };
-                if stage.channel_type.has_anchors() {
-                    if w.warned.insert(c.outpoint) {
-                        tracing::warn!(channel = %id, outpoint = %c.outpoint, "HTLC transaction of an anchor channel needs wallet inputs: not supported yet");
-                    }
+                let waiting = c.payment_hash().is_some_and(|h| {
+                    matches!(c.kind, ClaimKind::HtlcSuccess { .. })
+                        && !preimages.iter().any(|p| p.payment_hash() == h)
+                });
+                if waiting {
                     continue;
                 }
-                match htlc::finalize_htlc_tx(&c, stage.tx.clone(), &signer, &preimages) {
+                let template = if stage.channel_type.has_anchors() {
+                    // Zero fee: the wallet adds inputs (and change); the
+                    // same bytes are broadcast again each block.
+                    if let Some(tx) = w.funded.get(&c.outpoint) {
+                        tick.broadcasts.push((Some(id), tx.clone()));
+                        continue;
+                    }
+                    let prev = bitcoin::TxOut {
+                        value: bitcoin::Amount::from_sat(c.value.0),
+                        script_pubkey: c.script_pubkey.clone(),
+                    };
+                    let aux = match random_bytes::<32>(self.svc.entropy.as_ref()) {
+                        Ok(a) => *a,
+                        Err(_) => {
+                            tracing::error!(channel = %id, "no entropy to fund an HTLC transaction");
+                            continue;
+                        }
+                    };
+                    let weight = htlc_satisfaction_weight(&c);
+                    match self
+                        .svc
+                        .wallet
+                        .fund_htlc_tx(&stage.tx, prev, weight, feerate, aux)
+                    {
+                        Ok(tx) => tx,
+                        Err(e) => {
+                            tracing::warn!(channel = %id, outpoint = %c.outpoint, error = %e, "cannot fund our HTLC transaction from the wallet: retrying next block");
+                            continue;
+                        }
+                    }
+                } else {
+                    stage.tx.clone()
+                };
+                match htlc::finalize_htlc_tx(&c, template, &signer, &preimages) {
                     Ok(tx) => {
-                        tracing::info!(channel = %id, txid = %tx.compute_txid(), "broadcasting our HTLC transaction");
+                        tracing::info!(channel = %id, txid = %tx.compute_txid(), inputs = tx.input.len(), "broadcasting our HTLC transaction");
+                        if stage.channel_type.has_anchors() {
+                            w.funded.insert(c.outpoint, tx.clone());
+                        }
                         tick.broadcasts.push((Some(id), tx));
                     }
                     Err(OnchainError::MissingPreimageError { .. }) => {}
@@ -516,9 +573,19 @@ fn known_preimages(
     out
 }
 
-/// The preimage of our invoice `hash` if it is paid: from the invoices of
-/// this tick (paid ones stay there until the commit), else from the store.
-fn paid_preimage(
+/// The store key prefix of preimages kept for on-chain claims (forwards
+/// settled downstream while their incoming channel was closing).
+pub const ONCHAIN_PREIMAGE_PREFIX: &str = "onchain_preimage/";
+
+fn onchain_preimage_key(hash: &PaymentHash) -> String {
+    format!("{ONCHAIN_PREIMAGE_PREFIX}{hash}")
+}
+
+/// The preimage released for `hash`: of our invoice if it is paid (from
+/// the invoices of this tick, paid ones staying there until the commit,
+/// else from the store), or kept for an on-chain claim by
+/// [`ChannelManager::keep_onchain_preimage`].
+fn released_preimage(
     invoices: &HashMap<PaymentHash, fulmen_store::Invoice>,
     store: Option<&fulmen_store::Store>,
     hash: &PaymentHash,
@@ -531,12 +598,32 @@ fn paid_preimage(
     if let Some(i) = invoices.get(hash) {
         return paid(i);
     }
-    match store.map(|s| s.invoice_by_hash(hash)) {
-        Some(Ok(Some(i))) => paid(&i),
-        Some(Err(e)) => {
-            tracing::error!(payment_hash = ?hash, error = %e, "cannot read an invoice: its HTLC is not claimed this block");
+    let store = store?;
+    let found = store
+        .invoice_by_hash(hash)
+        .map(|i| i.as_ref().and_then(paid));
+    let kept = || {
+        store.get_kv(&onchain_preimage_key(hash)).map(|v| {
+            v.and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok())
+                .map(PaymentPreimage)
+                .filter(|p| p.payment_hash() == *hash)
+        })
+    };
+    match found.and_then(|p| p.map_or_else(kept, |p| Ok(Some(p)))) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(payment_hash = ?hash, error = %e, "cannot read a preimage: its HTLC is not claimed this block");
             None
         }
-        _ => None,
     }
+}
+
+/// The most an HTLC transaction's input 0 witness weighs (BOLT 3):
+/// `0 <remotesig> <localsig> <preimage or empty> <script>`, each signature
+/// at most 73 bytes with its sighash flag, a 32-byte preimage.
+fn htlc_satisfaction_weight(claim: &Claim) -> u64 {
+    let script = claim.witness_script.as_ref().map_or(0, |s| s.len() as u64);
+    // Item count, the empty item, two signatures, the preimage, the
+    // script with a length prefix of up to 3 bytes.
+    1 + 1 + (1 + 73) * 2 + (1 + 32) + 3 + script
 }

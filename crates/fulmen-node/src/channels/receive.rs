@@ -162,6 +162,8 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         inv.status = InvoiceStatus::Paid;
         self.invoices.insert(hash, inv);
         self.work.paid.push(hash);
+        // A part may sit in a channel already on chain: claim it now.
+        self.work.claim_now |= !self.onchain.is_empty();
         self.emit_after(
             tick,
             NodeEvent::PaymentReceived {

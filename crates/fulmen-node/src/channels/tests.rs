@@ -63,6 +63,16 @@ impl FundingWallet for NoWallet {
         Err("no coins".into())
     }
     fn release_funding(&self, _: Txid) {}
+    fn fund_htlc_tx(
+        &self,
+        _: &Transaction,
+        _: bitcoin::TxOut,
+        _: u64,
+        _: u32,
+        _: [u8; 32],
+    ) -> Result<Transaction, String> {
+        Err("no coins".into())
+    }
     fn new_script(&self) -> Result<ScriptBuf, String> {
         let mut v = vec![0u8, 0x14];
         v.extend([7u8; 20]);

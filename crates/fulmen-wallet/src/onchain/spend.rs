@@ -1,5 +1,6 @@
 //! Building and signing the wallet's transactions: a payment to a script
-//! (the channel funding output), a sweep of everything, and a CPFP child.
+//! (the channel funding output), a sweep of everything, a CPFP child, and
+//! the fee inputs of a zero-fee HTLC transaction (anchor channels).
 //!
 //! Coin selection is bdk's default (branch and bound, then a random draw);
 //! outputs are shuffled. Both take their randomness from `aux_rand`, fresh
@@ -170,6 +171,101 @@ impl OnchainWallet {
             psbt
         };
         self.sign_and_commit(psbt)
+    }
+
+    /// Adds the fee of a zero-fee transaction spending a foreign output:
+    /// an HTLC-success or HTLC-timeout transaction of an anchor channel
+    /// (BOLT 3: the peer signed its input with
+    /// `SIGHASH_SINGLE|SIGHASH_ANYONECANPAY`, so inputs and outputs may be
+    /// added after the first ones).
+    ///
+    /// `template` has one input (the foreign output `prev`, whose witness
+    /// will weigh at most `satisfaction_weight`) and one output. The result
+    /// keeps them first, with the template's version, `nLockTime` and input
+    /// sequence, adds wallet coins (confirmed only) and a change output so
+    /// that the whole transaction pays `fee_rate`, and signs the wallet's
+    /// inputs; input 0 is left for the caller to sign and finalise. Not
+    /// recorded in the wallet (apply it on broadcast).
+    pub fn fund_foreign_spend(
+        &mut self,
+        template: &bitcoin::Transaction,
+        prev: bitcoin::TxOut,
+        satisfaction_weight: bitcoin::Weight,
+        fee_rate: FeeRate,
+        aux_rand: [u8; 32],
+    ) -> Result<SignedTx, OnchainError> {
+        check_fee_rate(fee_rate)?;
+        let (Some(input), Some(output), 1, 1) = (
+            template.input.first(),
+            template.output.first(),
+            template.input.len(),
+            template.output.len(),
+        ) else {
+            return Err(OnchainError::PaymentOutputMissing);
+        };
+        let foreign = bitcoin::psbt::Input {
+            witness_utxo: Some(prev),
+            ..Default::default()
+        };
+        let mut rng = StdRng::from_seed(aux_rand);
+        let mut builder = self.wallet.build_tx();
+        builder
+            .add_foreign_utxo_with_sequence(
+                input.previous_output,
+                foreign,
+                satisfaction_weight,
+                input.sequence,
+            )
+            .map_err(|_| OnchainError::NotOurOutput {
+                outpoint: input.previous_output,
+            })?
+            .only_witness_utxo()
+            .add_recipient(output.script_pubkey.clone(), output.value)
+            .ordering(bdk_wallet::TxOrdering::Untouched)
+            .nlocktime(template.lock_time)
+            .version(template.version.0)
+            .exclude_unconfirmed()
+            .fee_rate(fee_rate);
+        let mut psbt = builder.finish_with_aux_rand(&mut rng)?;
+        // Input 0 and output 0 must be the template's (SIGHASH_SINGLE pairs
+        // them): move them first if coin selection put them elsewhere.
+        let first_in = psbt
+            .unsigned_tx
+            .input
+            .iter()
+            .position(|i| i.previous_output == input.previous_output)
+            .ok_or(OnchainError::PaymentOutputMissing)?;
+        psbt.unsigned_tx.input.swap(0, first_in);
+        psbt.inputs.swap(0, first_in);
+        let first_out = psbt
+            .unsigned_tx
+            .output
+            .iter()
+            .position(|o| o == output)
+            .ok_or(OnchainError::PaymentOutputMissing)?;
+        psbt.unsigned_tx.output.swap(0, first_out);
+        psbt.outputs.swap(0, first_out);
+        self.persist()?;
+        let sign = SignOptions {
+            trust_witness_utxo: true,
+            ..SignOptions::default()
+        };
+        // Not finalised as a whole: input 0 is the caller's.
+        self.wallet
+            .sign(&mut psbt, sign)
+            .map_err(|e| OnchainError::Sign(Box::new(e)))?;
+        let fee = psbt.fee().map_err(|e| OnchainError::Psbt(Box::new(e)))?;
+        let mut tx = psbt.unsigned_tx.clone();
+        for (txin, pin) in tx.input.iter_mut().zip(&psbt.inputs).skip(1) {
+            match &pin.final_script_witness {
+                Some(w) => txin.witness = w.clone(),
+                None => return Err(OnchainError::NotFullySigned),
+            }
+        }
+        Ok(SignedTx {
+            tx,
+            fee: fee.into(),
+        })
     }
 
     fn cpfp_psbt(

@@ -73,8 +73,8 @@ mod tasks;
 
 pub use api::CreatedInvoice;
 pub use channels::{
-    ChannelInfo, ChannelsConfig, CmError, ForwardingPolicy, OpenedChannel, PayRequest,
-    PaymentOutcome, PaymentStatusKind,
+    ChannelInfo, ChannelsConfig, CmError, ForwardingPolicy, OnchainInfo, OpenedChannel, PayRequest,
+    PaymentOutcome, PaymentStatusKind, PendingClaim,
 };
 pub use config::{BitcoindUrl, ChainConfig, NodeConfig, PeerConfig};
 pub use datadir::DataDir;

@@ -36,7 +36,7 @@ use tokio::task::JoinHandle;
 use crate::demo::{btc, DemoResult, Steps};
 use crate::demo_pair::{
     base_dir, channel, confirmed, confirmed_at, mine, next_event, out_sat, sat_btc, spender, start,
-    stop, target, tip_tx, wait_balance, wait_height, wait_htlcs, Peer, Settings, COIN,
+    stop, target, tip_tx, until, wait_balance, wait_height, wait_htlcs, Peer, Settings, COIN,
 };
 
 /// The channel that is force-closed: 4 BTC.
@@ -154,6 +154,26 @@ async fn scenario(
         ),
         json!({ "commitment_txid": txid.to_string(), "height": height, "outputs": commitment.output.iter().map(|o| json!({ "role": role(value(o)), "value_sat": value(o) })).collect::<Vec<_>>() }),
     );
+    // What `listchannels` shows of the closed channel on Karl's node.
+    let onchain = until("Karl's node resolves the close", || async {
+        Ok(channel(k, id).await?.onchain)
+    })
+    .await?;
+    steps.say(
+        format!(
+            "Karl's listchannels: {} at block {}, pending on chain: {}",
+            onchain.kind,
+            onchain.confirmed_at,
+            onchain
+                .pending
+                .iter()
+                .map(|p| format!("{} {} (from block {})", p.kind, sat_btc(p.value.0), p.ready_height))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        json!({ "node": "Karl", "kind": onchain.kind, "pending": onchain.pending.iter().map(|p| json!({ "outpoint": p.outpoint.to_string(), "kind": p.kind, "value_sat": p.value.0, "ready_height": p.ready_height, "deadline_height": p.deadline_height })).collect::<Vec<_>>() }),
+    );
+    let pending_kinds: Vec<&str> = onchain.pending.iter().map(|p| p.kind).collect();
     let find = |what: &str| -> DemoResult<OutPoint> {
         let vout = commitment
             .output
@@ -307,6 +327,7 @@ async fn scenario(
             { "from": "Karl", "to": "Judy", "value_sat": KARL_HTLC_SAT, "resolved": "HTLC-timeout by Karl", "expiry": expiry, "txid": timeout.compute_txid().to_string(), "wallet_inputs": timeout.input.len() - 1, "height": timeout_at, "payment": karl_status },
         ],
         "delayed": delayed,
+        "pending_after_close": pending_kinds,
         "judy_received_sat": judy_got,
         "karl_received_sat": karl_got,
         "judy_expected_sat": CAPACITY_SAT - PUSH_SAT - JUDY_HTLC_SAT,

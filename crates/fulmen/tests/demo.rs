@@ -236,7 +236,20 @@ fn force_close_demo_resolves_the_htlcs_and_both_balances_on_chain() {
     );
     assert_eq!(htlcs[1]["payment"], "failed", "{}", htlcs[1]);
     assert!(htlcs[1]["height"].as_u64().unwrap() > htlcs[1]["expiry"].as_u64().unwrap());
-    // Judy's to_local only after the delay.
+    // Karl's listchannels showed what the close left on chain.
+    let mut kinds: Vec<&str> = f["pending_after_close"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    kinds.sort_unstable();
+    assert_eq!(
+        kinds,
+        ["anchor", "htlc_success", "htlc_timeout", "to_local"],
+        "{f}"
+    );
+    // The to_local only after the delay.
     let delay = f["to_self_delay"].as_u64().unwrap();
     let at = f["to_local_swept_at"].as_u64().unwrap();
     assert!(at >= f["commitment_height"].as_u64().unwrap() + delay);

@@ -33,7 +33,9 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                             Some(_) => self.link_up(id),
                             None => self.peers.contains_key(&s.peer),
                         };
-                        s.info(*id, up)
+                        let mut info = s.info(*id, up);
+                        info.onchain = self.onchain_info(id);
+                        info
                     })
                     .collect();
                 list.sort_by_key(|c| (c.peer_id, c.channel_id));

@@ -81,7 +81,7 @@ use tokio::sync::oneshot;
 pub use manager::{ChannelManager, CmServices, FundingWallet};
 pub use payments::{PayRequest, PaymentOutcome, PaymentStatusKind};
 pub use persist::{NoStore, PersistBatch, PersistError, Persister, StorePersister};
-pub use slot::{ChannelInfo, ChannelsConfig, ForwardingPolicy};
+pub use slot::{ChannelInfo, ChannelsConfig, ForwardingPolicy, OnchainInfo, PendingClaim};
 
 /// Most inputs handled in one tick (bounds latency under load).
 pub const MAX_INPUTS_PER_TICK: usize = 512;

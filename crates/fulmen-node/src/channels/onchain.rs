@@ -407,6 +407,45 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         self.work.claim_now = true;
     }
 
+    /// What `listchannels` shows of channel `id` on chain.
+    pub(super) fn onchain_info(&self, id: &ChannelId) -> Option<super::slot::OnchainInfo> {
+        let w = self.onchain.get(id)?;
+        let kind = match w.resolution.kind {
+            SpendKind::LocalCommitment { .. } => "local_commitment",
+            SpendKind::RemoteCommitment { .. } => "remote_commitment",
+            SpendKind::RevokedRemoteCommitment { .. } => "revoked_commitment",
+            SpendKind::FutureRemoteCommitment { .. } => "future_commitment",
+            SpendKind::MutualClose => "mutual_close",
+            _ => "unknown",
+        };
+        let mut pending: Vec<super::slot::PendingClaim> = w
+            .pending
+            .iter()
+            .map(|(c, at)| super::slot::PendingClaim {
+                outpoint: c.outpoint,
+                value: c.value,
+                kind: match c.kind {
+                    ClaimKind::ToLocalAfterCsv { .. } => "to_local",
+                    ClaimKind::ToRemote { .. } => "to_remote",
+                    ClaimKind::HtlcSuccess { .. } => "htlc_success",
+                    ClaimKind::HtlcTimeout { .. } => "htlc_timeout",
+                    ClaimKind::Revoked { .. } => "revoked",
+                    ClaimKind::AnchorCpfp => "anchor",
+                    _ => "other",
+                },
+                ready_height: c.ready_height(*at),
+                deadline_height: c.deadline_height(*at),
+            })
+            .collect();
+        pending.sort_by_key(|p| p.outpoint);
+        Some(super::slot::OnchainInfo {
+            spend_txid: w.resolution.txid,
+            kind,
+            confirmed_at: w.confirmed_at,
+            pending,
+        })
+    }
+
     /// Spends every claim ready in the next block.
     pub(super) fn sweep_ready(&mut self, tick: &mut Tick) {
         let height = self.height;

@@ -236,8 +236,41 @@ impl Slot {
             close_txid: self.close_txid.map(|(t, _)| t),
             htlcs,
             connected,
+            onchain: None,
         }
     }
+}
+
+/// A channel resolved on chain, as `listchannels` shows it: how its
+/// funding output was spent and what is still to be taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnchainInfo {
+    /// The transaction that spent the funding output.
+    pub spend_txid: Txid,
+    /// What it is: `local_commitment`, `remote_commitment`,
+    /// `revoked_commitment`, `future_commitment`, `mutual_close` or
+    /// `unknown`.
+    pub kind: &'static str,
+    /// The height of the block holding it.
+    pub confirmed_at: u32,
+    /// Outputs still to take (or to be resolved by the peer).
+    pub pending: Vec<PendingClaim>,
+}
+
+/// One output still pending on chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingClaim {
+    /// The output.
+    pub outpoint: bitcoin::OutPoint,
+    /// Its value.
+    pub value: Sat,
+    /// `to_local`, `to_remote`, `htlc_success`, `htlc_timeout`,
+    /// `revoked` or `anchor`.
+    pub kind: &'static str,
+    /// The first block that can include our spend.
+    pub ready_height: u32,
+    /// From this height the peer may take it, if ever.
+    pub deadline_height: Option<u32>,
 }
 
 /// The `state` of `listchannels`: `opening`, `normal`, `shutting_down`,
@@ -285,4 +318,6 @@ pub struct ChannelInfo {
     /// Whether messages flow: the peer is connected and, for a funded
     /// channel, `channel_reestablish` was exchanged.
     pub connected: bool,
+    /// Once its funding output is spent: the resolution on chain.
+    pub onchain: Option<OnchainInfo>,
 }

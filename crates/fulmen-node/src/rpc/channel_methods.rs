@@ -3,7 +3,7 @@
 //! | method | params | result |
 //! | --- | --- | --- |
 //! | `openchannel` | `id`, `amount_sat`, `push_msat`?, `private`? | `{channel_id, funding_txid, funding_output_index}` once the funding is broadcast |
-//! | `listchannels` | | `{channels: [{channel_id, short_channel_id, peer_id, state, phase, capacity_sat, local_balance_msat, remote_balance_msat, funder, funding_txid, close_txid, htlcs, connected}]}` |
+//! | `listchannels` | | `{channels: [{channel_id, short_channel_id, peer_id, state, phase, capacity_sat, local_balance_msat, remote_balance_msat, funder, funding_txid, close_txid, htlcs, connected, onchain: null or {spend_txid, kind, confirmed_at, pending: [{outpoint, value_sat, kind, ready_height, deadline_height}]}}]}` |
 //! | `closechannel` | `channel_id`, `force`? | `{txid, type}` once broadcast |
 //! | `invoice` | `amount_msat`, `label`, `description` | `{bolt11, payment_hash, expires_at}` |
 //! | `pay` | `bolt11`, `amount_msat`? | `{status, payment_hash, payment_preimage, amount_msat, fee_msat, attempts, route, destination, failure, failure_code}`, `status` `complete` or `failed`; `route` the node ids after us |
@@ -106,6 +106,18 @@ pub fn channel_json(c: &ChannelInfo) -> Value {
         "close_txid": c.close_txid.map(|t| t.to_string()),
         "htlcs": c.htlcs,
         "connected": c.connected,
+        "onchain": c.onchain.as_ref().map(|o| json!({
+            "spend_txid": o.spend_txid.to_string(),
+            "kind": o.kind,
+            "confirmed_at": o.confirmed_at,
+            "pending": o.pending.iter().map(|p| json!({
+                "outpoint": p.outpoint.to_string(),
+                "value_sat": p.value.0,
+                "kind": p.kind,
+                "ready_height": p.ready_height,
+                "deadline_height": p.deadline_height,
+            })).collect::<Vec<_>>(),
+        })),
     })
 }
 

@@ -120,6 +120,12 @@ impl FundingWallet for WalletHandle {
                 aux_rand,
             )
             .map_err(|e| e.to_string())?;
+        // Reserve its coins, so that the next HTLC transaction funded
+        // before this one is broadcast does not pick them
+        // (`release_funding` frees them).
+        wallet
+            .apply_unconfirmed([signed.tx.clone()], unix_now())
+            .map_err(|e| e.to_string())?;
         Ok(signed.tx)
     }
 }

@@ -60,6 +60,10 @@ use crate::entropy::random_bytes;
 /// (200 sat/vbyte).
 pub const MAX_SWEEP_FEERATE_PER_KW: u32 = 50_000;
 
+/// Blocks after which a wallet-funded HTLC transaction still unconfirmed
+/// is funded anew.
+pub const REFUND_AFTER_BLOCKS: u32 = 6;
+
 /// Confirmations after which an on-chain resolution is taken as final
 /// (LDK's `ANTI_REORG_DELAY`): an HTLC we offered is failed back only
 /// once the transaction that timed it out (or the commitment without it)
@@ -80,8 +84,10 @@ pub(crate) struct Watch {
     /// Our outgoing HTLCs (ids) already failed back.
     failed: HashSet<u64>,
     /// Our HTLC transactions of an anchor channel, once funded by the
-    /// wallet, by the claim they spend: broadcast again as the same bytes.
-    funded: HashMap<OutPoint, Transaction>,
+    /// wallet, by the claim they spend, with the height they were funded
+    /// at: broadcast again as the same bytes, funded anew (coins released)
+    /// if still unconfirmed [`REFUND_AFTER_BLOCKS`] later.
+    funded: HashMap<OutPoint, (Transaction, u32)>,
     /// Claims whose outpoint is not spent yet, with the height of the
     /// block holding their output.
     pending: Vec<(Claim, u32)>,
@@ -366,7 +372,10 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                     | SpendKind::RemoteCommitment { .. }
                     | SpendKind::RevokedRemoteCommitment { .. }
             );
-            if !known || !deep(w.confirmed_at) {
+            // An output we could not match (e.g. a revoked commitment
+            // without its record) may be an HTLC the peer can still claim
+            // with the preimage unseen: never fail back then.
+            if !known || !deep(w.confirmed_at) || !w.resolution.unclaimed.is_empty() {
                 continue;
             }
             let Some(est) = self.channels.get(&id).and_then(|s| s.chan.established()) else {
@@ -530,9 +539,19 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 let template = if stage.channel_type.has_anchors() {
                     // Zero fee: the wallet adds inputs (and change); the
                     // same bytes are broadcast again each block.
-                    if let Some(tx) = w.funded.get(&c.outpoint) {
-                        tick.broadcasts.push((Some(id), tx.clone()));
-                        continue;
+                    match w.funded.get(&c.outpoint) {
+                        Some((tx, at)) if height < at.saturating_add(REFUND_AFTER_BLOCKS) => {
+                            tick.broadcasts.push((Some(id), tx.clone()));
+                            continue;
+                        }
+                        Some((tx, _)) => {
+                            // Refused or stuck (its coins spent elsewhere):
+                            // release its coins and fund it anew.
+                            tracing::warn!(channel = %id, txid = %tx.compute_txid(), "our funded HTLC transaction is still unconfirmed: funding it anew");
+                            self.svc.wallet.release_funding(tx.compute_txid());
+                            w.funded.remove(&c.outpoint);
+                        }
+                        None => {}
                     }
                     let prev = bitcoin::TxOut {
                         value: bitcoin::Amount::from_sat(c.value.0),
@@ -564,7 +583,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                     Ok(tx) => {
                         tracing::info!(channel = %id, txid = %tx.compute_txid(), inputs = tx.input.len(), "broadcasting our HTLC transaction");
                         if stage.channel_type.has_anchors() {
-                            w.funded.insert(c.outpoint, tx.clone());
+                            w.funded.insert(c.outpoint, (tx.clone(), height));
                         }
                         tick.broadcasts.push((Some(id), tx));
                     }

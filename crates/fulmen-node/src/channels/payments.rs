@@ -341,9 +341,21 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             && req.payment_secret.is_some();
         let partial = route.hops.last().map(|h| h.node_id) == Some(req.destination)
             && route.final_amount() < req.amount;
+        // Never more than the total in flight: a repeated call must not
+        // overpay.
+        let in_flight = self
+            .outgoing
+            .values()
+            .filter(|o| o.payment_hash == hash)
+            .try_fold(Msat(0), |sum, o| sum.checked_add(o.amount));
+        let fits = in_flight
+            .and_then(|f| f.checked_add(route.final_amount()))
+            .is_some_and(|total| total <= req.amount);
         if !state.fixed_route
             || !same
             || !partial
+            || !fits
+            || self.now > state.deadline
             || state.preimage.is_some()
             || state.failure.is_some()
         {

@@ -100,6 +100,17 @@ pub fn finalize_htlc_tx(
     Ok(tx)
 }
 
+/// The most the witness of an HTLC transaction's input 0 weighs (BOLT 3):
+/// `0 <remotesig> <localsig> <preimage or empty> <script>`, each signature
+/// at most 73 bytes with its sighash flag, a 32-byte preimage. What a
+/// wallet adding fee inputs counts for it.
+pub fn max_witness_weight(claim: &Claim) -> u64 {
+    let script = claim.witness_script.as_ref().map_or(0, |s| s.len() as u64);
+    // Item count, the empty item, two signatures, the preimage, the
+    // script with a length prefix of up to 3 bytes.
+    1 + 1 + (1 + 73) * 2 + (1 + 32) + 3 + script
+}
+
 /// The delayed output of our confirmed HTLC transaction `confirmed` (the
 /// claim's, built by [`finalize_htlc_tx`]), to sweep after
 /// `to_self_delay` blocks: witness `<sig> <> <script>`.

@@ -529,13 +529,6 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 let Some(stage) = htlc::second_stage(&c) else {
                     continue;
                 };
-                let waiting = c.payment_hash().is_some_and(|h| {
-                    matches!(c.kind, ClaimKind::HtlcSuccess { .. })
-                        && !preimages.iter().any(|p| p.payment_hash() == h)
-                });
-                if waiting {
-                    continue;
-                }
                 let template = if stage.channel_type.has_anchors() {
                     // Zero fee: the wallet adds inputs (and change); the
                     // same bytes are broadcast again each block.
@@ -564,7 +557,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                             continue;
                         }
                     };
-                    let weight = htlc_satisfaction_weight(&c);
+                    let weight = htlc::max_witness_weight(&c);
                     match self
                         .svc
                         .wallet
@@ -674,14 +667,4 @@ fn released_preimage(
             None
         }
     }
-}
-
-/// The most an HTLC transaction's input 0 witness weighs (BOLT 3):
-/// `0 <remotesig> <localsig> <preimage or empty> <script>`, each signature
-/// at most 73 bytes with its sighash flag, a 32-byte preimage.
-fn htlc_satisfaction_weight(claim: &Claim) -> u64 {
-    let script = claim.witness_script.as_ref().map_or(0, |s| s.len() as u64);
-    // Item count, the empty item, two signatures, the preimage, the
-    // script with a length prefix of up to 3 bytes.
-    1 + 1 + (1 + 73) * 2 + (1 + 32) + 3 + script
 }

@@ -55,6 +55,9 @@ pub struct NodeInfo {
     pub version: &'static str,
     /// Where the node accepts peers.
     pub listen: Option<SocketAddr>,
+    /// The feerate the node uses for new commitments and on-chain
+    /// claims (the chain's estimate, at least 253), sat/kw.
+    pub feerate_per_kw: u32,
 }
 
 pub(crate) struct NodeInner {
@@ -416,6 +419,17 @@ impl Node {
         rx.await.map_err(|_| NodeError::TaskFailed)
     }
 
+    /// The feerate the node uses (the chain's estimate), sat/kw.
+    pub async fn feerate(&self) -> Result<u32, NodeError> {
+        let (tx, rx) = oneshot::channel();
+        self.inner
+            .to_cm
+            .send(CmInput::Command(CmCommand::Feerate(tx)))
+            .await
+            .map_err(|_| NodeError::TaskFailed)?;
+        rx.await.map_err(|_| NodeError::TaskFailed)
+    }
+
     /// What `getinfo` shows.
     pub async fn info(&self) -> Result<NodeInfo, NodeError> {
         Ok(NodeInfo {
@@ -427,6 +441,7 @@ impl Node {
             network: self.inner.network,
             version: env!("CARGO_PKG_VERSION"),
             listen: self.inner.listen_addr,
+            feerate_per_kw: self.feerate().await?,
         })
     }
 

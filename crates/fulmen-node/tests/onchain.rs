@@ -219,6 +219,10 @@ async fn a_force_close_ends_with_both_balances_in_the_wallets() {
     let b_dir = b.stop_keep().await;
 
     let txid = a.node.close_channel(id, true).await.unwrap();
+    // Signed at the chain's feerate, it needs no child.
+    let pool = chain.mempool_entries().unwrap();
+    assert_eq!(pool.len(), 1, "{pool:?}");
+    assert_eq!(pool[0].txid, txid);
     mine(&a, 1).await;
     let commitment = tip_tx(&chain, txid);
     let to_remote = output_of(&commitment, b_sat);
@@ -259,6 +263,72 @@ async fn a_force_close_ends_with_both_balances_in_the_wallets() {
 }
 
 /// Transaction `txid` of the tip block.
+/// BOLT 5 fees with anchors: A's commitment, signed at the 500 sat/kw
+/// of the opening, pays less than the 5,000 sat/kw the chain asks when A
+/// force-closes. A broadcasts a child spending A's anchor with wallet
+/// coins so that commitment and child together pay the target (the
+/// chain checks the anchor's witness with libbitcoinconsensus); both
+/// confirm in the next block.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anchor_commitment_paying_too_little_is_lifted_by_a_child() {
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let (a, b, id) = open_pair(&chain, 100_000_000).await;
+    let target = 5_000;
+    chain
+        .set_fee_rate(bitcoin::FeeRate::from_sat_per_kwu(target))
+        .unwrap();
+    mine(&a, 1).await;
+    until("A sees the new feerate", || async {
+        (a.node.info().await.unwrap().feerate_per_kw == target as u32).then_some(())
+    })
+    .await;
+
+    let txid = a.node.close_channel(id, true).await.unwrap();
+    let child = until("a child of the commitment", || async {
+        chain
+            .mempool_entries()
+            .unwrap()
+            .into_iter()
+            .find(|e| e.parents.contains(&txid))
+    })
+    .await;
+    let pool = chain.mempool_entries().unwrap();
+    let parent = pool.iter().find(|e| e.txid == txid).unwrap();
+    // The parent alone pays less than the target; with the child, enough.
+    assert!(parent.fee.to_sat() * 1000 < target * parent.weight);
+    let spent: Vec<_> = child
+        .tx
+        .input
+        .iter()
+        .filter(|i| i.previous_output.txid == txid)
+        .collect();
+    assert_eq!(
+        spent.len(),
+        1,
+        "the child spends one output of the commitment"
+    );
+    assert_eq!(
+        parent.tx.output[spent[0].previous_output.vout as usize]
+            .value
+            .to_sat(),
+        330,
+        "our anchor"
+    );
+    let package_fee = parent.fee.to_sat() + child.fee.to_sat();
+    let package_weight = parent.weight + child.weight;
+    assert!(
+        package_fee * 1000 >= target * package_weight,
+        "{package_fee} sat for {package_weight} WU"
+    );
+    assert!(package_fee * 1000 < (target + 1_000) * package_weight);
+
+    mine(&a, 1).await;
+    wait_confirmed(&chain, &parent.tx).await;
+    wait_confirmed(&chain, &child.tx).await;
+    a.stop().await;
+    b.stop().await;
+}
+
 fn tip_tx(chain: &EmbeddedChain, txid: bitcoin::Txid) -> Transaction {
     let tip = chain.tip().unwrap().height;
     chain

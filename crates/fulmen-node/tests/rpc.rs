@@ -45,6 +45,8 @@ async fn rpc_rejects_a_wrong_cookie() {
     assert_eq!(info["alias"], "fulmen");
     assert_eq!(info["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(info["listen"], node.addr().to_string());
+    // The embedded chain's estimate (500 sat/kw by default).
+    assert_eq!(info["feerate_per_kw"], 500);
 
     // Without any Authorization header: 401 too.
     let stream = tokio::net::TcpStream::connect(&addr).await.unwrap();

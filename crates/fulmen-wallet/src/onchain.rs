@@ -59,7 +59,7 @@ mod wallet;
 pub use error::OnchainError;
 pub use spend::MAX_FEE_RATE;
 pub use types::{
-    Balance, BlockRef, CoinPolicy, Keychain, SignedPayment, SignedTx, Utxo, UtxoStatus,
+    Balance, BlockRef, CoinPolicy, Keychain, Package, SignedPayment, SignedTx, Utxo, UtxoStatus,
     WalletAddress,
 };
 pub use wallet::OnchainWallet;

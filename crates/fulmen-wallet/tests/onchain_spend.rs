@@ -13,7 +13,7 @@ mod support;
 use bitcoin::{Amount, FeeRate, OutPoint, Transaction};
 use fulmen_types::Sat;
 use fulmen_wallet::onchain::{
-    Balance, CoinPolicy, Keychain, OnchainError, OnchainWallet, MAX_FEE_RATE,
+    Balance, CoinPolicy, Keychain, OnchainError, OnchainWallet, Package, MAX_FEE_RATE,
 };
 use support::{funding_script, out, pays_at_least, wallet, Chain, SUBSIDY};
 
@@ -541,4 +541,99 @@ fn extreme_arguments_are_refused_without_panic() {
         matches!(err, OnchainError::InsufficientFunds { .. }),
         "{err}"
     );
+}
+
+/// BOLT 3 anchors: a commitment paying too little is lifted by a child
+/// spending its anchor (a foreign output, input 0, signed here by its
+/// owner) with wallet coins; the package pays the target, every input of
+/// the child verifies.
+#[test]
+fn anchor_child_lifts_a_foreign_parent_to_the_target() {
+    use bitcoin::secp256k1::{Message, Secp256k1, SecretKey};
+    use bitcoin::sighash::{EcdsaSighashType, SighashCache};
+    use bitcoin::{opcodes, script::Builder, ScriptBuf, Weight, Witness};
+
+    let secp = Secp256k1::new();
+    let key = SecretKey::from_slice(&[7; 32]).unwrap();
+    let anchor_script = Builder::new()
+        .push_slice(key.public_key(&secp).serialize())
+        .push_opcode(opcodes::all::OP_CHECKSIG)
+        .into_script();
+    let anchor_value = Amount::from_sat(330);
+    let prev = out(
+        anchor_value,
+        ScriptBuf::new_p2wsh(&anchor_script.wscript_hash()),
+    );
+    // The commitment: not the wallet's, 1,000 sat of fee for its weight.
+    let parent = support::foreign_payment(
+        3,
+        vec![
+            prev.clone(),
+            out(Amount::from_sat(500_000), funding_script()),
+        ],
+    );
+    let parent_fee = Amount::from_sat(1_000);
+    let parent_weight = Weight::from_wu(1_124);
+    let anchor = OutPoint::new(parent.compute_txid(), 0);
+    // Item count, signature, script (with their length bytes).
+    let satisfaction = Weight::from_wu(1 + 1 + 73 + 1 + anchor_script.len() as u64);
+
+    let (mut wallet, mut chain) = funded(1);
+    chain.remember(&parent);
+    let target = rate(10_000);
+    let child = wallet
+        .fund_anchor_child(
+            anchor,
+            prev,
+            satisfaction,
+            Package {
+                parent_weight,
+                parent_fee,
+                target,
+            },
+            [4; 32],
+        )
+        .unwrap();
+    let mut tx = child.tx.clone();
+    assert_eq!(tx.input[0].previous_output, anchor);
+    assert!(tx.input[0].witness.is_empty());
+    assert!(tx.input.len() >= 2);
+    assert!(tx.output.iter().all(|o| wallet.is_mine(&o.script_pubkey)));
+    let sighash = SighashCache::new(&tx)
+        .p2wsh_signature_hash(0, &anchor_script, anchor_value, EcdsaSighashType::All)
+        .unwrap();
+    let sig = bitcoin::ecdsa::Signature {
+        signature: secp.sign_ecdsa(&Message::from(sighash), &key),
+        sighash_type: EcdsaSighashType::All,
+    };
+    tx.input[0].witness =
+        Witness::from_slice(&[sig.serialize().to_vec(), anchor_script.to_bytes()]);
+    chain.verify(&tx);
+
+    let fee = chain.input_value(&tx) - outputs_value(&tx);
+    assert_eq!(fee, Amount::from(child.fee));
+    let package = target.fee_wu(parent_weight + tx.weight()).unwrap();
+    assert!(parent_fee + fee >= package, "{fee} for {}", tx.weight());
+    assert!(parent_fee + fee <= package + Amount::from_sat(1_000));
+
+    // A parent that already pays the target: the child pays for itself.
+    let rich = wallet
+        .fund_anchor_child(
+            anchor,
+            out(
+                anchor_value,
+                ScriptBuf::new_p2wsh(&anchor_script.wscript_hash()),
+            ),
+            satisfaction,
+            Package {
+                parent_weight,
+                parent_fee: Amount::from_sat(100_000),
+                target,
+            },
+            [4; 32],
+        )
+        .unwrap();
+    let own = target.fee_wu(rich.tx.weight() + satisfaction).unwrap();
+    assert!(Amount::from(rich.fee) >= own);
+    assert!(Amount::from(rich.fee) < fee);
 }

@@ -128,6 +128,33 @@ impl FundingWallet for WalletHandle {
             .map_err(|e| e.to_string())?;
         Ok(signed.tx)
     }
+
+    fn fund_anchor_child(
+        &self,
+        bump: &crate::channels::AnchorBump,
+        aux_rand: [u8; 32],
+    ) -> Result<Transaction, String> {
+        let mut wallet = self.lock().map_err(|e| e.to_string())?;
+        let signed = wallet
+            .fund_anchor_child(
+                bump.anchor,
+                bump.prev.clone(),
+                bitcoin::Weight::from_wu(bump.satisfaction_weight),
+                fulmen_wallet::onchain::Package {
+                    parent_weight: bitcoin::Weight::from_wu(bump.parent_weight),
+                    parent_fee: bitcoin::Amount::from_sat(bump.parent_fee.value()),
+                    target: FeeRate::from_sat_per_kwu(u64::from(bump.feerate_per_kw)),
+                },
+                aux_rand,
+            )
+            .map_err(|e| e.to_string())?;
+        // Reserved like an HTLC transaction's coins (`release_funding`
+        // frees them).
+        wallet
+            .apply_unconfirmed([signed.tx.clone()], unix_now())
+            .map_err(|e| e.to_string())?;
+        Ok(signed.tx)
+    }
 }
 
 /// The chain source, and the embedded chain's handle if it is one (for

@@ -73,6 +73,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             }
             CloseReason::LocalForceClose { txid } => {
                 slot.close_txid = Some((*txid, false));
+                self.work.bump_now = true;
                 Some(*txid)
             }
             _ => None,

@@ -17,6 +17,9 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                     .count();
                 let _ = reply.send(n);
             }
+            CmCommand::Feerate(reply) => {
+                let _ = reply.send(self.feerate);
+            }
             CmCommand::OpenChannel {
                 peer,
                 funding,

@@ -59,6 +59,15 @@ pub trait FundingWallet: Send + Sync + 'static {
         feerate_per_kw: u32,
         aux_rand: [u8; 32],
     ) -> Result<Transaction, String>;
+    /// Builds a child spending our anchor output of an unconfirmed
+    /// commitment (input 0, left unsigned) with wallet coins (signed) and
+    /// change, so that the commitment and the child together pay
+    /// `bump.feerate_per_kw`; reserves its coins.
+    fn fund_anchor_child(
+        &self,
+        bump: &super::AnchorBump,
+        aux_rand: [u8; 32],
+    ) -> Result<Transaction, String>;
 }
 
 /// What the manager needs from the node besides the store, the peers and
@@ -101,6 +110,9 @@ pub(super) struct Work {
     /// A preimage became known while channels are resolved on chain:
     /// spend what it unlocks at the end of this tick, not at the next block.
     pub(super) claim_now: bool,
+    /// We force-closed a channel: bump its commitment at the end of the
+    /// tick if it pays too little.
+    pub(super) bump_now: bool,
     /// Labels and hashes of invoices added in this tick.
     pub(super) labels: HashSet<String>,
     pub(super) added: Vec<PaymentHash>,
@@ -160,6 +172,8 @@ pub struct ChannelManager<P: Persister, O: Outbox, B: Broadcaster> {
     /// Preimages kept this run for on-chain claims of incoming HTLCs
     /// (also in the store, read from there after a restart).
     pub(super) onchain_preimages: Vec<fulmen_types::PaymentPreimage>,
+    /// CPFP children of our unconfirmed commitments (see [`super::bump`]).
+    pub(super) bumps: HashMap<ChannelId, super::bump::Bump>,
     pub(super) work: Work,
     crash: Option<CrashHook>,
 }
@@ -212,6 +226,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             update_stamps: HashMap::new(),
             onchain: HashMap::new(),
             onchain_preimages: Vec::new(),
+            bumps: HashMap::new(),
             work: Work::default(),
             crash: CrashHook::from_env(),
         };
@@ -414,6 +429,9 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         if core::mem::take(&mut self.work.claim_now) {
             self.sweep_ready(tick);
         }
+        if core::mem::take(&mut self.work.bump_now) {
+            self.bump_commitments(tick, false);
+        }
         false
     }
 
@@ -591,6 +609,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
         }
         self.close_confirmations(tick, block);
         self.onchain_block(tick, height, block);
+        self.bump_commitments(tick, true);
         let mut ids: Vec<ChannelId> = self.channels.keys().copied().collect();
         ids.sort();
         for id in ids {

@@ -41,6 +41,9 @@
 //! | `forward` | incoming HTLCs for another node: policy checks, the outgoing HTLC, settling and failing back |
 //! | `announce` | our `channel_update`s, `announcement_signatures` and the channel and node announcements they make |
 //! | `close` | `closechannel` (mutual or forced), the close transaction confirming |
+//! | `bump` | our force-closed commitment until it confirms: rebroadcast, anchor CPFP child |
+//! | `onchain` | funding spends on chain (BOLT 5): sweeps, HTLC transactions, justice, failing back |
+//! | `revoked` | the stored record of each revoked commitment of the peer |
 //! | `persist` | the [`Persister`] seam and the node's store behind it |
 //! | `crash` | the `FULMEN_CRASH_AT` test hook |
 //! | `slot` | one channel's entry: its peer, keys and node-side bookkeeping |
@@ -54,6 +57,7 @@
 //! resumes it with `channel_reestablish` when its peer connects.
 
 mod announce;
+mod bump;
 mod close;
 mod commands;
 pub mod crash;
@@ -78,6 +82,7 @@ use fulmen_wire::{ErrorMessage, Message};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
+pub use bump::AnchorBump;
 pub use manager::{ChannelManager, CmServices, FundingWallet};
 pub use payments::{PayRequest, PaymentOutcome, PaymentStatusKind};
 pub use persist::{NoStore, PersistBatch, PersistError, Persister, StorePersister};
@@ -173,6 +178,8 @@ pub enum CmInput {
 pub enum CmCommand {
     /// How many channels there are (closed ones excluded).
     NumChannels(oneshot::Sender<usize>),
+    /// The feerate the manager uses (the chain's estimate), sat/kw.
+    Feerate(oneshot::Sender<u32>),
     /// Open a channel we fund; answered once the funding transaction is
     /// broadcast (after `funding_signed` was received and persisted).
     OpenChannel {

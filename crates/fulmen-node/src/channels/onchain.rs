@@ -35,8 +35,9 @@
 //! * **Persist before reveal**: the transactions go into
 //!   `tick.broadcasts`, which leave only after the tick's commit.
 //!
-//! Not yet: anchor CPFP of our commitment, replacing a pending sweep by a
-//! higher-fee one when the chain refuses RBF.
+//! Our commitment before it confirms (rebroadcast, anchor CPFP) is
+//! [`super::bump`]'s. Not yet: replacing a pending sweep by a higher-fee
+//! one when the chain refuses RBF.
 
 use std::collections::{HashMap, HashSet};
 

@@ -73,6 +73,9 @@ impl FundingWallet for NoWallet {
     ) -> Result<Transaction, String> {
         Err("no coins".into())
     }
+    fn fund_anchor_child(&self, _: &super::AnchorBump, _: [u8; 32]) -> Result<Transaction, String> {
+        Err("no coins".into())
+    }
     fn new_script(&self) -> Result<ScriptBuf, String> {
         let mut v = vec![0u8, 0x14];
         v.extend([7u8; 20]);

@@ -3,7 +3,7 @@
 //!
 //! | method | params | result |
 //! | --- | --- | --- |
-//! | `getinfo` | | `{node_id, alias, num_peers, num_channels, block_height, network, version, listen}` |
+//! | `getinfo` | | `{node_id, alias, num_peers, num_channels, block_height, network, version, listen, feerate_per_kw}` |
 //! | `newaddress` | | `{address}` |
 //! | `walletbalance` | | `{confirmed_sat, unconfirmed_sat, immature_sat}` |
 //! | `connect` | `id` (`PUBKEY@HOST:PORT`) | `{id}` once `init` is exchanged |
@@ -127,6 +127,7 @@ async fn getinfo(node: &Node) -> Result<Value, RpcError> {
         "network": info.network.to_string(),
         "version": info.version,
         "listen": info.listen.map(|a| a.to_string()),
+        "feerate_per_kw": info.feerate_per_kw,
     }))
 }
 

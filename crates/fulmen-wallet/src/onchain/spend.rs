@@ -18,7 +18,7 @@
 //! confirms in a block; until then a second build may pick the same coins.
 
 use super::error::OnchainError;
-use super::types::{CoinPolicy, SignedPayment, SignedTx};
+use super::types::{CoinPolicy, Package, SignedPayment, SignedTx};
 use super::wallet::OnchainWallet;
 use bdk_wallet::{KeychainKind, SignOptions};
 use bitcoin::psbt::Psbt;
@@ -226,25 +226,108 @@ impl OnchainWallet {
             .version(template.version.0)
             .exclude_unconfirmed()
             .fee_rate(fee_rate);
-        let mut psbt = builder.finish_with_aux_rand(&mut rng)?;
-        // Input 0 and output 0 must be the template's (SIGHASH_SINGLE pairs
-        // them): move them first if coin selection put them elsewhere.
-        let first_in = psbt
+        let psbt = builder.finish_with_aux_rand(&mut rng)?;
+        self.sign_all_but_foreign(psbt, input.previous_output, Some(output))
+    }
+
+    /// Builds and signs a child spending `anchor` (an anchor output of the
+    /// unconfirmed commitment transaction, which the wallet does not own;
+    /// its witness will weigh at most `satisfaction_weight`) with wallet
+    /// coins (confirmed only) and change, paying enough that the commitment
+    /// (`package.parent_weight`, paying `package.parent_fee`) and the child
+    /// together pay `package.target` (package fee over package weight):
+    /// BOLT 3 anchors' CPFP.
+    ///
+    /// The anchor is input 0, left for the caller to sign and finalise.
+    /// Not recorded in the wallet (apply it on broadcast).
+    pub fn fund_anchor_child(
+        &mut self,
+        anchor: OutPoint,
+        prev: bitcoin::TxOut,
+        satisfaction_weight: bitcoin::Weight,
+        package: Package,
+        aux_rand: [u8; 32],
+    ) -> Result<SignedTx, OnchainError> {
+        let target = package.target;
+        check_fee_rate(target)?;
+        let parent_needs = target
+            .fee_wu(package.parent_weight)
+            .ok_or(OnchainError::FeeOverflow)?;
+        let deficit = parent_needs
+            .checked_sub(package.parent_fee)
+            .unwrap_or(Amount::ZERO);
+        let drain = self
+            .wallet
+            .next_unused_address(KeychainKind::Internal)
+            .script_pubkey();
+        let mut rng = StdRng::from_seed(aux_rand);
+        let foreign = bitcoin::psbt::Input {
+            witness_utxo: Some(prev),
+            ..Default::default()
+        };
+        let mut build = |fee: Fee, rng: &mut StdRng| -> Result<Psbt, OnchainError> {
+            let mut builder = self.wallet.build_tx();
+            builder
+                .add_foreign_utxo(anchor, foreign.clone(), satisfaction_weight)
+                .map_err(|_| OnchainError::NotOurOutput { outpoint: anchor })?
+                .only_witness_utxo()
+                .drain_to(drain.clone())
+                .exclude_unconfirmed();
+            match fee {
+                Fee::Rate(rate) => builder.fee_rate(rate),
+                Fee::Absolute(amount) => builder.fee_absolute(amount),
+            };
+            Ok(builder.finish_with_aux_rand(rng)?)
+        };
+        // Pass 1: the child alone at `target`. Then its fee plus what the
+        // parent lacks; more coins may be needed for the higher fee, so the
+        // child's own part is recomputed until its weight stops growing.
+        let mut psbt = build(Fee::Rate(target), &mut rng)?;
+        for _ in 0..3 {
+            if deficit == Amount::ZERO {
+                break;
+            }
+            let weight = estimated_weight(&psbt, satisfaction_weight)?;
+            let own = target.fee_wu(weight).ok_or(OnchainError::FeeOverflow)?;
+            let total = own.checked_add(deficit).ok_or(OnchainError::FeeOverflow)?;
+            let paid = psbt.fee().map_err(|e| OnchainError::Psbt(Box::new(e)))?;
+            if paid >= total {
+                break;
+            }
+            psbt = build(Fee::Absolute(total), &mut rng)?;
+        }
+        self.sign_all_but_foreign(psbt, anchor, None)
+    }
+
+    /// Moves the foreign input `first_in` (and `first_out`, if given) to
+    /// index 0, commits the change-address reveal, and signs every wallet
+    /// input; input 0 is left unsigned for the caller.
+    fn sign_all_but_foreign(
+        &mut self,
+        mut psbt: Psbt,
+        first_in: OutPoint,
+        first_out: Option<&bitcoin::TxOut>,
+    ) -> Result<SignedTx, OnchainError> {
+        // SIGHASH_SINGLE pairs input 0 with output 0: move them first if
+        // coin selection put them elsewhere.
+        let pos = psbt
             .unsigned_tx
             .input
             .iter()
-            .position(|i| i.previous_output == input.previous_output)
+            .position(|i| i.previous_output == first_in)
             .ok_or(OnchainError::PaymentOutputMissing)?;
-        psbt.unsigned_tx.input.swap(0, first_in);
-        psbt.inputs.swap(0, first_in);
-        let first_out = psbt
-            .unsigned_tx
-            .output
-            .iter()
-            .position(|o| o == output)
-            .ok_or(OnchainError::PaymentOutputMissing)?;
-        psbt.unsigned_tx.output.swap(0, first_out);
-        psbt.outputs.swap(0, first_out);
+        psbt.unsigned_tx.input.swap(0, pos);
+        psbt.inputs.swap(0, pos);
+        if let Some(output) = first_out {
+            let pos = psbt
+                .unsigned_tx
+                .output
+                .iter()
+                .position(|o| o == output)
+                .ok_or(OnchainError::PaymentOutputMissing)?;
+            psbt.unsigned_tx.output.swap(0, pos);
+            psbt.outputs.swap(0, pos);
+        }
         self.persist()?;
         let sign = SignOptions {
             trust_witness_utxo: true,
@@ -308,6 +391,23 @@ impl OnchainWallet {
             fee: fee.into(),
         })
     }
+}
+
+/// The weight of `psbt`'s transaction once signed: every wallet input is
+/// P2WPKH (a 73-byte signature and a 33-byte key), the foreign one weighs
+/// `foreign` more.
+fn estimated_weight(
+    psbt: &Psbt,
+    foreign: bitcoin::Weight,
+) -> Result<bitcoin::Weight, OnchainError> {
+    const P2WPKH_SATISFACTION: u64 = 1 + 1 + 73 + 1 + 33;
+    let wallet_inputs = psbt.unsigned_tx.input.len().saturating_sub(1) as u64;
+    let witnesses = wallet_inputs
+        .checked_mul(P2WPKH_SATISFACTION)
+        .and_then(|w| w.checked_add(foreign.to_wu()))
+        .ok_or(OnchainError::FeeOverflow)?;
+    // The segwit marker and flag (2 WU) once any witness is present.
+    Ok(psbt.unsigned_tx.weight() + bitcoin::Weight::from_wu(witnesses + 2))
 }
 
 /// How the CPFP child's fee is set.

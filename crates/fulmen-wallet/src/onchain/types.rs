@@ -195,3 +195,15 @@ pub struct SignedPayment {
     /// Its fee.
     pub fee: Sat,
 }
+
+/// An unconfirmed parent a child lifts (CPFP): what it weighs and pays,
+/// and the feerate parent and child must reach together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Package {
+    /// The parent's weight.
+    pub parent_weight: bitcoin::Weight,
+    /// The parent's fee.
+    pub parent_fee: bitcoin::Amount,
+    /// The package's target feerate.
+    pub target: bitcoin::FeeRate,
+}

@@ -180,7 +180,19 @@ impl Node {
             source: chain.source.clone(),
             wallet: wallet.clone(),
         };
-        let cm = ChannelManager::new(
+        // The chain's feerate before the manager starts: its first sweeps
+        // (at start, for channels closed while we were away) use it.
+        let feerate = {
+            let source = chain.source.clone();
+            blocking(move || {
+                Ok(source
+                    .estimate_feerate(6)
+                    .map(|r| u32::try_from(r.to_sat_per_kwu()).unwrap_or(u32::MAX))
+                    .ok())
+            })
+            .await?
+        };
+        let mut cm = ChannelManager::new(
             StorePersister::new(store),
             Arc::new(peers.clone()),
             Arc::new(broadcaster.clone()),
@@ -195,22 +207,12 @@ impl Node {
                 gossip: gossip.clone(),
             },
         )?;
+        if let Some(per_kw) = feerate {
+            cm.set_feerate(per_kw);
+        }
         let replay_from = cm.channels_height();
         let replay = cm.awaits_funding() && replay_from > 0 && replay_from < start_tip.height;
         cm.spawn(cm_rx, tasks.guard()).map_err(NodeError::Io)?;
-        {
-            let source = chain.source.clone();
-            let feerate = blocking(move || {
-                Ok(source
-                    .estimate_feerate(6)
-                    .map(|r| u32::try_from(r.to_sat_per_kwu()).unwrap_or(u32::MAX))
-                    .ok())
-            })
-            .await?;
-            if let Some(per_kw) = feerate {
-                let _ = to_cm.send(CmInput::Feerate { per_kw }).await;
-            }
-        }
         if replay {
             // Blocks the wallet saw but the channels may not have (a crash
             // between the two): the channels count funding depth on them.

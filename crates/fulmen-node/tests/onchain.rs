@@ -5,7 +5,9 @@
 //! loses the whole channel to the justice transaction, swept by the victim
 //! right after restarting, long before the CSV delay; with the victim
 //! online the punishment is immediate and survives a reorg of the
-//! commitment's block.
+//! commitment's block; a cheat with three HTLCs in flight whose
+//! HTLC-timeout transactions confirm first still loses everything; an
+//! anchor commitment paying too little is lifted by a child (CPFP).
 
 #![allow(
     clippy::unwrap_used,
@@ -71,7 +73,7 @@ async fn until<T, F: std::future::Future<Output = Option<T>>>(
 
 /// The transaction spending `outpoint` (mempool or chain), once there is one.
 async fn spender(chain: &EmbeddedChain, outpoint: OutPoint) -> Transaction {
-    until("the outpoint is spent", || async {
+    until(&format!("{outpoint} is spent"), || async {
         chain.spending_tx(&outpoint).unwrap().map(|s| s.tx)
     })
     .await
@@ -138,7 +140,16 @@ async fn pay(payer: &TestNode, payee: &TestNode, msat: u64, label: &str) {
 /// A and B on `chain`, with a channel A → B of [`CHANNEL`] sat and
 /// `to_b` msat paid to B.
 async fn open_pair(chain: &EmbeddedChain, to_b: u64) -> (TestNode, TestNode, ChannelId) {
-    let mut a = start_with(cfg(chain)).await;
+    open_pair_with(chain, to_b, cfg(chain)).await
+}
+
+/// [`open_pair`] with A started from `a_cfg`.
+async fn open_pair_with(
+    chain: &EmbeddedChain,
+    to_b: u64,
+    a_cfg: impl FnOnce(&std::path::Path) -> fulmen_node::NodeConfig,
+) -> (TestNode, TestNode, ChannelId) {
+    let mut a = start_with(a_cfg).await;
     let mut b = start_with(cfg(chain)).await;
     a.node.mine(1, None).await.unwrap();
     mine(&a, 100).await;
@@ -478,6 +489,208 @@ async fn a_revoked_commitment_is_punished_at_once_and_again_after_a_reorg() {
     assert!(a_got > CHANNEL - FEES && a_got < CHANNEL, "{a_got}");
     wait_balance(&a, a_before + a_got).await;
     assert_eq!(confirmed(&b).await, 0, "the cheater gets nothing");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// `payer` sends `part` sat of a new invoice of `payee` for twice that,
+/// over the direct channel `scid`, expiring at `cltv_expiry`: one part of
+/// a multi-part payment, which the payee holds waiting for the rest.
+async fn send_part(
+    payer: &TestNode,
+    payee: &TestNode,
+    scid: fulmen_types::ShortChannelId,
+    part: u64,
+    cltv_expiry: u32,
+    label: &str,
+) -> tokio::task::JoinHandle<Result<fulmen_node::PaymentOutcome, fulmen_node::NodeError>> {
+    let inv = payee
+        .node
+        .create_invoice(Some(Msat(2 * part * 1000)), label, "half")
+        .await
+        .unwrap();
+    let parsed = fulmen_onion::Invoice::parse(&inv.bolt11).unwrap();
+    let request = fulmen_node::PayRequest {
+        destination: payee.id(),
+        amount: Msat(2 * part * 1000),
+        payment_hash: inv.payment_hash,
+        payment_secret: Some(parsed.payment_secret()),
+        keysend_preimage: None,
+        min_final_cltv_expiry_delta: parsed.min_final_cltv_expiry_delta() as u32,
+        bolt11: None,
+        route_hints: Vec::new(),
+        mpp: true,
+    };
+    let route = fulmen_graph::router::Route {
+        hops: vec![fulmen_graph::router::RouteHop {
+            node_id: payee.id(),
+            short_channel_id: scid,
+            amount: Msat(part * 1000),
+            cltv_expiry,
+            fee: Msat(0),
+            cltv_expiry_delta: 0,
+        }],
+    };
+    let node = payer.node.clone();
+    tokio::spawn(async move { node.pay_route(request, route).await })
+}
+
+async fn channel(n: &TestNode, id: ChannelId) -> fulmen_node::ChannelInfo {
+    n.node
+        .list_channels()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.channel_id == id)
+        .unwrap()
+}
+
+/// BOLT 5 "Revoked Transaction Close Handling" with HTLCs in flight: B's
+/// revoked commitment holds three HTLCs B offered. While A is away B
+/// publishes it and, once they expire, its three HTLC-timeout
+/// transactions (anchors: fee from B's wallet). A comes back before B's
+/// delay is over and takes everything: B's `to_local` and each
+/// HTLC-timeout output with the revocation key, and its own `to_remote`
+/// — the whole channel minus fees; B is left with less than its wallet
+/// held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cheat_with_three_htlcs_loses_them_even_after_its_htlc_timeouts_confirm() {
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let b_sat = 500_000;
+    let part = 20_000;
+    // A holds incomplete multi-part sets 10 s, and takes HTLCs expiring
+    // 18 blocks ahead.
+    let a_cfg = {
+        let c = chain.clone();
+        move |dir: &std::path::Path| {
+            let mut config = config(dir, Some(c), fast_peers());
+            config.channels.mpp_timeout_secs = 10;
+            config.channels.min_final_cltv_expiry_delta = 18;
+            config
+        }
+    };
+    let (a, b, id) = open_pair_with(&chain, b_sat * 1000, a_cfg.clone()).await;
+    // B's wallet pays the fees of its HTLC transactions, one confirmed
+    // coin each.
+    b.node.mine(3, None).await.unwrap();
+    mine(&a, 100).await;
+    wait_balance(&b, 150 * COIN).await;
+    let tip = chain.tip().unwrap().height;
+    until("B at the tip", || async {
+        (b.node.block_height() == tip).then_some(())
+    })
+    .await;
+    until("A at the tip", || async {
+        (a.node.block_height() == tip).then_some(())
+    })
+    .await;
+    let scid = channel(&a, id).await.short_channel_id.unwrap();
+
+    // Three parts B → A, held by A; B's latest commitment carries them.
+    let expiry = b.node.block_height() + 30;
+    let mut calls = Vec::new();
+    for i in 0..3 {
+        calls.push(send_part(&b, &a, scid, part, expiry, &format!("part-{i}")).await);
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while channel(&b, id).await.local_balance != Msat((b_sat - 3 * part) * 1000) {
+        if let Some(done) = calls.iter_mut().find(|c| c.is_finished()) {
+            panic!(
+                "a part ended: {:?}, B at {}",
+                done.await,
+                b.node.block_height()
+            );
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never: the HTLCs in B's commitment"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let b_dir = b.stop_keep().await;
+    let old = tempfile::tempdir().unwrap();
+    copy_dir(b_dir.path(), old.path());
+    for call in calls {
+        let _ = call.await;
+    }
+    // A fails the incomplete sets: the state with the HTLCs is revoked.
+    let mut b = start_in(b_dir, cfg(&chain)).await;
+    let mut a = a;
+    a.node.connect(&target(&b)).await.unwrap();
+    wait_reestablished(&mut a, id).await;
+    wait_reestablished(&mut b, id).await;
+    settled(&a, &b, id).await;
+    assert_eq!(channel(&b, id).await.local_balance, Msat(b_sat * 1000));
+    let a_before = confirmed(&a).await;
+    let b_before = confirmed(&b).await;
+
+    // A goes away; B publishes the state with the HTLCs, then times them out.
+    let a_dir = a.stop_keep().await;
+    let b_dir = b.stop_keep().await;
+    replace_dir(b_dir.path(), old.path());
+    let b = start_in(b_dir, cfg(&chain)).await;
+    let cheat = b.node.close_channel(id, true).await.unwrap();
+    mine(&b, 1).await;
+    let revoked = tip_tx(&chain, cheat);
+    let htlc_outputs: Vec<OutPoint> = (0..revoked.output.len())
+        .filter(|&v| revoked.output[v].value.to_sat() == part)
+        .map(|v| OutPoint {
+            txid: cheat,
+            vout: v as u32,
+        })
+        .collect();
+    assert_eq!(htlc_outputs.len(), 3, "{revoked:?}");
+    let cheater_to_local = output_of(&revoked, b_sat - 3 * part);
+    let tip = chain.tip().unwrap().height;
+    mine(&b, expiry - tip).await;
+    let mut timeouts = Vec::new();
+    for o in &htlc_outputs {
+        timeouts.push(spender(&chain, *o).await);
+    }
+    mine(&b, 1).await;
+    for t in &timeouts {
+        wait_confirmed(&chain, t).await;
+    }
+    assert!(chain.spending_tx(&cheater_to_local).unwrap().is_none());
+
+    // A comes back 31 blocks after the cheat (B's delay is 144).
+    let a = start_in(a_dir, cfg(&chain)).await;
+    let mut taken: Vec<OutPoint> = vec![cheater_to_local];
+    for t in &timeouts {
+        assert_eq!(t.input[0].previous_output.txid, cheat);
+        taken.push(OutPoint {
+            txid: t.compute_txid(),
+            vout: 0,
+        });
+    }
+    for (vout, out) in revoked.output.iter().enumerate() {
+        let o = OutPoint {
+            txid: cheat,
+            vout: vout as u32,
+        };
+        if out.value.to_sat() > 330 && !taken.contains(&o) && !htlc_outputs.contains(&o) {
+            taken.push(o); // A's to_remote
+        }
+    }
+    let mut sweeps: Vec<Transaction> = Vec::new();
+    for o in &taken {
+        let s = spender(&chain, *o).await;
+        if !sweeps.iter().any(|t| t.compute_txid() == s.compute_txid()) {
+            sweeps.push(s);
+        }
+    }
+    mine(&a, 1).await;
+    for s in &sweeps {
+        wait_confirmed(&chain, s).await;
+    }
+    let a_got: u64 = sweeps
+        .iter()
+        .flat_map(|s| &s.output)
+        .map(|o| o.value.to_sat())
+        .sum();
+    assert!(a_got > CHANNEL - FEES && a_got < CHANNEL, "{a_got}");
+    wait_balance(&a, a_before + a_got).await;
+    assert!(confirmed(&b).await < b_before, "the cheater only paid fees");
     a.stop().await;
     b.stop().await;
 }

@@ -420,7 +420,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 // on-chain watches from the active chain.
                 self.onchain_rescan(tick);
             }
-            CmInput::Feerate { per_kw } => self.feerate = per_kw.max(MIN_FEERATE_PER_KW),
+            CmInput::Feerate { per_kw } => self.set_feerate(per_kw),
             CmInput::Command(cmd) => self.on_command(tick, cmd),
             CmInput::Timer => self.expire_part_sets(tick),
             CmInput::Shutdown => return true,
@@ -859,6 +859,12 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 let _ = reply.send(Err(super::CmError::Stopped));
             }
         }
+    }
+
+    /// Sets the chain's feerate estimate (sat/kw, raised to the 253
+    /// floor), as [`CmInput::Feerate`] does once running.
+    pub fn set_feerate(&mut self, per_kw: u32) {
+        self.feerate = per_kw.max(MIN_FEERATE_PER_KW);
     }
 
     /// The best block height seen.

@@ -25,8 +25,11 @@
 //!   ([`Claim::ready_height`] `<= tip + 1`) is spent: sweeps
 //!   ([`plan_batches`] then [`build_sweep`]) at
 //!   [`escalated_feerate`] of the nearest deadline, paying one fresh
-//!   wallet script per watch (so the same claims give the same bytes each
-//!   block), and our pre-signed HTLC transactions
+//!   wallet script per watch; a sweep broadcast is kept ([`Sweep`]) and
+//!   sent again as the same bytes each block while its claims are pending,
+//!   claims ready later go in new sweeps (never one conflicting with it),
+//!   and it is replaced (same claims, higher fee) only when its deadline
+//!   calls for a quarter more; and our pre-signed HTLC transactions
 //!   ([`htlc::finalize_htlc_tx`]; with anchors the wallet adds fee inputs
 //!   first, [`super::FundingWallet::fund_htlc_tx`]). They are
 //!   broadcast again each block until their claim's outpoint is spent in a
@@ -92,12 +95,26 @@ pub(crate) struct Watch {
     /// Claims whose outpoint is not spent yet, with the height of the
     /// block holding their output.
     pending: Vec<(Claim, u32)>,
+    /// Our sweeps broadcast and not yet confirmed.
+    sweeps: Vec<Sweep>,
     /// Outpoints whose spend was handled.
     spent: HashSet<OutPoint>,
     /// Outpoints already reported as not takeable (logged once).
     warned: HashSet<OutPoint>,
     /// Payment hashes whose preimage was learned on chain and handed on.
     settled: HashSet<PaymentHash>,
+}
+
+/// A sweep we broadcast: the same bytes go out again each block while
+/// every claim it spends is still pending, so that claims becoming ready
+/// later never make a second transaction conflicting with it (a chain
+/// refusing replacements would keep the first and the new claims would
+/// wait). Rebuilt (a replacement, BIP 125) only when the feerate its
+/// claims call for rose by a quarter.
+struct Sweep {
+    tx: Transaction,
+    claims: Vec<OutPoint>,
+    feerate_per_kw: u32,
 }
 
 /// The watches, by channel.
@@ -260,6 +277,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 failed: HashSet::new(),
                 funded: HashMap::new(),
                 pending,
+                sweeps: Vec::new(),
                 spent: HashSet::new(),
                 warned: HashSet::new(),
                 settled: HashSet::new(),
@@ -479,9 +497,44 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                     .copied()
                     .or_else(|| released_preimage(&self.invoices, self.persister.store(), hash))
             });
+            // Sweeps in flight: dropped once a claim of theirs is spent
+            // (they confirmed, or cannot any more), or to be replaced when
+            // their deadline calls for a quarter more; else the same bytes.
+            let deadline_of = |op: &OutPoint| {
+                w.pending
+                    .iter()
+                    .find(|(c, _)| c.outpoint == *op)
+                    .map(|(c, at)| c.blocks_left(*at, height))
+            };
+            let estimate = self.feerate;
+            let mut in_flight: HashSet<OutPoint> = HashSet::new();
+            let mut again: Vec<Transaction> = Vec::new();
+            let mut replaced: Vec<Vec<OutPoint>> = Vec::new();
+            w.sweeps.retain(|s| {
+                let left: Option<Vec<Option<u32>>> = s.claims.iter().map(deadline_of).collect();
+                let Some(left) = left else {
+                    return false;
+                };
+                let needed = escalated_feerate(
+                    estimate,
+                    left.into_iter().flatten().min(),
+                    MAX_SWEEP_FEERATE_PER_KW,
+                );
+                in_flight.extend(s.claims.iter().copied());
+                if u64::from(needed) * 4 > u64::from(s.feerate_per_kw) * 5 {
+                    replaced.push(s.claims.clone());
+                    return false;
+                }
+                again.push(s.tx.clone());
+                true
+            });
+            for tx in again {
+                tick.broadcasts.push((Some(id), tx));
+            }
             let ready: Vec<(Claim, u32)> = w
                 .pending
                 .iter()
+                .filter(|(c, _)| !in_flight.contains(&c.outpoint))
                 .filter(|(c, at)| c.ready_height(*at) <= height.saturating_add(1))
                 // An HTLC paid to us waits for its preimage: left out, so
                 // that it cannot hold back the batch it would join.
@@ -492,104 +545,128 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 })
                 .cloned()
                 .collect();
-            if ready.is_empty() {
-                continue;
-            }
-            let blocks_left = ready
+            // A replacement spends the same claims as the sweep it
+            // replaces (never a different set conflicting with it); the
+            // claims newly ready go in sweeps of their own.
+            let mut groups: Vec<Vec<(Claim, u32)>> = replaced
                 .iter()
-                .filter_map(|(c, at)| c.blocks_left(*at, height))
-                .min();
-            let feerate = escalated_feerate(self.feerate, blocks_left, MAX_SWEEP_FEERATE_PER_KW);
-            let revoked = matches!(w.resolution.kind, SpendKind::RevokedRemoteCommitment { .. });
-            let anchors = slot
-                .chan
-                .established()
-                .is_some_and(|e| e.core.channel_type.base.has_anchors());
-            let split = blocks_left.is_some_and(|b| b <= SECURITY_DELAY) || (revoked && anchors);
-            let claims = ready.into_iter().map(|(c, _)| c).collect();
-            let plan = match plan_batches(claims, feerate, &w.destination, split, &signer) {
-                Ok(p) => p,
-                Err(e) => {
-                    tracing::error!(channel = %id, error = %e, "cannot plan sweeps");
+                .map(|ops| {
+                    w.pending
+                        .iter()
+                        .filter(|(c, _)| ops.contains(&c.outpoint))
+                        .cloned()
+                        .collect()
+                })
+                .collect();
+            groups.push(ready);
+            for ready in groups {
+                if ready.is_empty() {
                     continue;
                 }
-            };
-            for batch in plan.batches {
-                match build_sweep(&batch, &w.destination, feerate, &signer, &preimages) {
-                    Ok(tx) => {
-                        tracing::info!(channel = %id, txid = %tx.compute_txid(), inputs = batch.len(), feerate, "sweeping");
-                        tick.broadcasts.push((Some(id), tx));
-                    }
-                    Err(OnchainError::MissingPreimageError { payment_hash }) => {
-                        tracing::debug!(channel = %id, ?payment_hash, "no preimage yet: HTLC left for now");
-                    }
-                    Err(e) => tracing::warn!(channel = %id, error = %e, "cannot build a sweep"),
-                }
-            }
-            for c in plan.second_stage {
-                let Some(stage) = htlc::second_stage(&c) else {
-                    continue;
-                };
-                let template = if stage.channel_type.has_anchors() {
-                    // Zero fee: the wallet adds inputs (and change); the
-                    // same bytes are broadcast again each block.
-                    match w.funded.get(&c.outpoint) {
-                        Some((tx, at)) if height < at.saturating_add(REFUND_AFTER_BLOCKS) => {
-                            tick.broadcasts.push((Some(id), tx.clone()));
-                            continue;
-                        }
-                        Some((tx, _)) => {
-                            // Refused or stuck (its coins spent elsewhere):
-                            // release its coins and fund it anew.
-                            tracing::warn!(channel = %id, txid = %tx.compute_txid(), "our funded HTLC transaction is still unconfirmed: funding it anew");
-                            self.svc.wallet.release_funding(tx.compute_txid());
-                            w.funded.remove(&c.outpoint);
-                        }
-                        None => {}
-                    }
-                    let prev = bitcoin::TxOut {
-                        value: bitcoin::Amount::from_sat(c.value.0),
-                        script_pubkey: c.script_pubkey.clone(),
-                    };
-                    let aux = match random_bytes::<32>(self.svc.entropy.as_ref()) {
-                        Ok(a) => *a,
-                        Err(_) => {
-                            tracing::error!(channel = %id, "no entropy to fund an HTLC transaction");
-                            continue;
-                        }
-                    };
-                    let weight = htlc::max_witness_weight(&c);
-                    match self
-                        .svc
-                        .wallet
-                        .fund_htlc_tx(&stage.tx, prev, weight, feerate, aux)
-                    {
-                        Ok(tx) => tx,
-                        Err(e) => {
-                            tracing::warn!(channel = %id, outpoint = %c.outpoint, error = %e, "cannot fund our HTLC transaction from the wallet: retrying next block");
-                            continue;
-                        }
-                    }
-                } else {
-                    stage.tx.clone()
-                };
-                match htlc::finalize_htlc_tx(&c, template, &signer, &preimages) {
-                    Ok(tx) => {
-                        tracing::info!(channel = %id, txid = %tx.compute_txid(), inputs = tx.input.len(), "broadcasting our HTLC transaction");
-                        if stage.channel_type.has_anchors() {
-                            w.funded.insert(c.outpoint, (tx.clone(), height));
-                        }
-                        tick.broadcasts.push((Some(id), tx));
-                    }
-                    Err(OnchainError::MissingPreimageError { .. }) => {}
+                let blocks_left = ready
+                    .iter()
+                    .filter_map(|(c, at)| c.blocks_left(*at, height))
+                    .min();
+                let feerate =
+                    escalated_feerate(self.feerate, blocks_left, MAX_SWEEP_FEERATE_PER_KW);
+                let revoked =
+                    matches!(w.resolution.kind, SpendKind::RevokedRemoteCommitment { .. });
+                let anchors = slot
+                    .chan
+                    .established()
+                    .is_some_and(|e| e.core.channel_type.base.has_anchors());
+                let split =
+                    blocks_left.is_some_and(|b| b <= SECURITY_DELAY) || (revoked && anchors);
+                let claims = ready.into_iter().map(|(c, _)| c).collect();
+                let plan = match plan_batches(claims, feerate, &w.destination, split, &signer) {
+                    Ok(p) => p,
                     Err(e) => {
-                        tracing::warn!(channel = %id, error = %e, "cannot finalise an HTLC transaction")
+                        tracing::error!(channel = %id, error = %e, "cannot plan sweeps");
+                        continue;
+                    }
+                };
+                for batch in plan.batches {
+                    match build_sweep(&batch, &w.destination, feerate, &signer, &preimages) {
+                        Ok(tx) => {
+                            tracing::info!(channel = %id, txid = %tx.compute_txid(), inputs = batch.len(), feerate, "sweeping");
+                            w.sweeps.push(Sweep {
+                                tx: tx.clone(),
+                                claims: batch.iter().map(|c| c.outpoint).collect(),
+                                feerate_per_kw: feerate,
+                            });
+                            tick.broadcasts.push((Some(id), tx));
+                        }
+                        Err(OnchainError::MissingPreimageError { payment_hash }) => {
+                            tracing::debug!(channel = %id, ?payment_hash, "no preimage yet: HTLC left for now");
+                        }
+                        Err(e) => tracing::warn!(channel = %id, error = %e, "cannot build a sweep"),
                     }
                 }
-            }
-            for c in plan.uneconomical.iter().chain(&plan.anchors) {
-                if w.warned.insert(c.outpoint) {
-                    tracing::info!(channel = %id, outpoint = %c.outpoint, value = %c.value, "output left unswept (uneconomical, or an anchor)");
+                for c in plan.second_stage {
+                    let Some(stage) = htlc::second_stage(&c) else {
+                        continue;
+                    };
+                    let template = if stage.channel_type.has_anchors() {
+                        // Zero fee: the wallet adds inputs (and change); the
+                        // same bytes are broadcast again each block.
+                        match w.funded.get(&c.outpoint) {
+                            Some((tx, at)) if height < at.saturating_add(REFUND_AFTER_BLOCKS) => {
+                                tick.broadcasts.push((Some(id), tx.clone()));
+                                continue;
+                            }
+                            Some((tx, _)) => {
+                                // Refused or stuck (its coins spent elsewhere):
+                                // release its coins and fund it anew.
+                                tracing::warn!(channel = %id, txid = %tx.compute_txid(), "our funded HTLC transaction is still unconfirmed: funding it anew");
+                                self.svc.wallet.release_funding(tx.compute_txid());
+                                w.funded.remove(&c.outpoint);
+                            }
+                            None => {}
+                        }
+                        let prev = bitcoin::TxOut {
+                            value: bitcoin::Amount::from_sat(c.value.0),
+                            script_pubkey: c.script_pubkey.clone(),
+                        };
+                        let aux = match random_bytes::<32>(self.svc.entropy.as_ref()) {
+                            Ok(a) => *a,
+                            Err(_) => {
+                                tracing::error!(channel = %id, "no entropy to fund an HTLC transaction");
+                                continue;
+                            }
+                        };
+                        let weight = htlc::max_witness_weight(&c);
+                        match self
+                            .svc
+                            .wallet
+                            .fund_htlc_tx(&stage.tx, prev, weight, feerate, aux)
+                        {
+                            Ok(tx) => tx,
+                            Err(e) => {
+                                tracing::warn!(channel = %id, outpoint = %c.outpoint, error = %e, "cannot fund our HTLC transaction from the wallet: retrying next block");
+                                continue;
+                            }
+                        }
+                    } else {
+                        stage.tx.clone()
+                    };
+                    match htlc::finalize_htlc_tx(&c, template, &signer, &preimages) {
+                        Ok(tx) => {
+                            tracing::info!(channel = %id, txid = %tx.compute_txid(), inputs = tx.input.len(), "broadcasting our HTLC transaction");
+                            if stage.channel_type.has_anchors() {
+                                w.funded.insert(c.outpoint, (tx.clone(), height));
+                            }
+                            tick.broadcasts.push((Some(id), tx));
+                        }
+                        Err(OnchainError::MissingPreimageError { .. }) => {}
+                        Err(e) => {
+                            tracing::warn!(channel = %id, error = %e, "cannot finalise an HTLC transaction")
+                        }
+                    }
+                }
+                for c in plan.uneconomical.iter().chain(&plan.anchors) {
+                    if w.warned.insert(c.outpoint) {
+                        tracing::info!(channel = %id, outpoint = %c.outpoint, value = %c.value, "output left unswept (uneconomical, or an anchor)");
+                    }
                 }
             }
         }

@@ -262,11 +262,12 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
             .height
             .saturating_add(u32::from(self.svc.config.min_final_cltv_expiry_delta));
         if htlc.cltv_expiry < min_cltv {
-            return Verdict::Fail(ss, unknown);
+            tracing::debug!(cltv_expiry = htlc.cltv_expiry, min_cltv, "expiry too soon");
+            return refuse(ss, unknown, "expiry too soon");
         }
         if let Some(preimage) = payload.keysend_preimage {
             if preimage.payment_hash() != htlc.payment_hash {
-                return Verdict::Fail(ss, unknown);
+                return refuse(ss, unknown, "keysend preimage does not match");
             }
             return self.keysend_verdict(htlc, preimage, ss, unknown);
         }
@@ -278,21 +279,21 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 .flatten(),
         };
         let Some(inv) = invoice else {
-            return Verdict::Fail(ss, unknown);
+            return refuse(ss, unknown, "no invoice");
         };
         let Some(preimage) = inv.preimage else {
-            return Verdict::Fail(ss, unknown);
+            return refuse(ss, unknown, "invoice without preimage");
         };
         let total = match (payment_data, inv.payment_secret) {
             (Some(pd), Some(ours)) if pd.payment_secret.ct_eq(&ours) => pd.total_msat,
-            _ => return Verdict::Fail(ss, unknown),
+            _ => return refuse(ss, unknown, "payment secret missing or wrong"),
         };
         let amount_ok = htlc.amount <= total
             && inv
                 .amount
                 .is_none_or(|a| total >= a && total.0 <= a.0.saturating_mul(2));
         if !amount_ok {
-            return Verdict::Fail(ss, unknown);
+            return refuse(ss, unknown, "amount out of range");
         }
         match inv.status {
             InvoiceStatus::Unpaid if self.now <= inv.expires_at && total > htlc.amount => {
@@ -316,7 +317,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 settle: None,
                 keysend: false,
             },
-            _ => Verdict::Fail(ss, unknown),
+            _ => refuse(ss, unknown, "invoice expired or cancelled"),
         }
     }
 
@@ -374,4 +375,11 @@ pub(super) fn failure_packet(ss: &SharedSecret, msg: &FailureMessage) -> Vec<u8>
         .ok()
         .and_then(|m| create_failure_packet(ss, &m, DEFAULT_PAD_TARGET).ok())
         .unwrap_or_default()
+}
+
+/// Fails a final HTLC with `incorrect_or_unknown_payment_details` (the
+/// payer learns nothing more), logging why.
+fn refuse(ss: SharedSecret, unknown: FailureMessage, why: &'static str) -> Verdict {
+    tracing::debug!(reason = why, "refusing a payment to us");
+    Verdict::Fail(ss, unknown)
 }

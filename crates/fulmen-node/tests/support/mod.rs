@@ -68,6 +68,7 @@ pub async fn start_in(
     dir: tempfile::TempDir,
     config_fn: impl FnOnce(&std::path::Path) -> NodeConfig,
 ) -> TestNode {
+    init_logs();
     let node = Node::start(config_fn(dir.path()), Arc::new(OsEntropy))
         .await
         .expect("node restarts");
@@ -96,7 +97,18 @@ pub fn config(dir: &std::path::Path, chain: Option<EmbeddedChain>, peer: PeerCon
     config
 }
 
+/// Logs to the test's output when `RUST_LOG` is set (once per process).
+pub fn init_logs() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
+}
+
 pub async fn start_with(config_fn: impl FnOnce(&std::path::Path) -> NodeConfig) -> TestNode {
+    init_logs();
     let dir = tempfile::tempdir().unwrap();
     let node = Node::start(config_fn(dir.path()), Arc::new(OsEntropy))
         .await

@@ -13,9 +13,12 @@
 //! Over the network ([`rpc`]): [`rpc::serve`] / [`rpc::RpcServer`] serve an embedded chain with a
 //! Bitcoin Core compatible JSON-RPC (what `fulmen chain` runs), and [`rpc::RpcChainClient`]
 //! implements [`ChainSource`] against bitcoind-compatible nodes (bitcoind, bcoin, or that server).
+//! With the `bcoin` feature, `bcoin::Bcoin` runs a bcoin regtest node for tests.
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "bcoin")]
+pub mod bcoin;
 pub mod embedded;
 pub mod error;
 pub mod rpc;

@@ -21,7 +21,6 @@ mod support;
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use bitcoin::{Address, CompressedPublicKey, Network, OutPoint, Transaction};
 use fulmen_chain::{ChainSource, EmbeddedChain, EmbeddedConfig, TxStatus};
-use fulmen_node::{ConnectTarget, NodeEvent, PaymentStatusKind};
 use fulmen_types::{ChannelId, Msat, Sat};
 use support::*;
 
@@ -36,13 +35,6 @@ fn burn_address() -> Address {
     Address::p2wpkh(&CompressedPublicKey(pk), Network::Regtest)
 }
 
-fn target(n: &TestNode) -> ConnectTarget {
-    ConnectTarget {
-        node_id: n.id(),
-        address: n.addr().to_string(),
-    }
-}
-
 async fn mine(n: &TestNode, blocks: u32) {
     n.node.mine(blocks, Some(burn_address())).await.unwrap();
 }
@@ -54,21 +46,6 @@ fn cfg(chain: &EmbeddedChain) -> impl FnOnce(&std::path::Path) -> fulmen_node::N
 
 async fn confirmed(n: &TestNode) -> u64 {
     n.node.wallet_balance().await.unwrap().confirmed.0
-}
-
-/// Polls `f` until it returns `Some` (or the test's wait runs out).
-async fn until<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    mut f: impl FnMut() -> F,
-) -> T {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(t) = f().await {
-            return t;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
 }
 
 /// The transaction spending `outpoint` (mempool or chain), once there is one.
@@ -92,49 +69,6 @@ async fn wait_balance(n: &TestNode, sat: u64) {
         (confirmed(n).await == sat).then_some(())
     })
     .await;
-}
-
-async fn wait_ready(n: &mut TestNode, id: ChannelId) {
-    wait_event(&mut n.events, |e| match e {
-        NodeEvent::ChannelReady { channel_id, .. } if *channel_id == id => Some(()),
-        _ => None,
-    })
-    .await;
-}
-
-async fn wait_reestablished(n: &mut TestNode, id: ChannelId) {
-    wait_event(&mut n.events, |e| match e {
-        NodeEvent::ChannelReestablished { channel_id, .. } if *channel_id == id => Some(()),
-        _ => None,
-    })
-    .await;
-}
-
-async fn htlcs(n: &TestNode, id: ChannelId) -> usize {
-    n.node
-        .list_channels()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.channel_id == id)
-        .map_or(0, |c| c.htlcs)
-}
-
-async fn settled(a: &TestNode, b: &TestNode, id: ChannelId) {
-    until("HTLCs settled", || async {
-        (htlcs(a, id).await == 0 && htlcs(b, id).await == 0).then_some(())
-    })
-    .await;
-}
-
-async fn pay(payer: &TestNode, payee: &TestNode, msat: u64, label: &str) {
-    let inv = payee
-        .node
-        .create_invoice(Some(Msat(msat)), label, "test")
-        .await
-        .unwrap();
-    let out = payer.node.pay_invoice(&inv.bolt11, None).await.unwrap();
-    assert_eq!(out.status, PaymentStatusKind::Complete, "{out:?}");
 }
 
 /// A and B on `chain`, with a channel A → B of [`CHANNEL`] sat and
@@ -180,42 +114,6 @@ fn output_of(tx: &Transaction, sat: u64) -> OutPoint {
         txid: tx.compute_txid(),
         vout: vout as u32,
     }
-}
-
-/// Copies a stopped node's data directory. A file may vanish while it is
-/// copied (SQLite removes its `-wal` file when the last connection of a
-/// thread still closing goes away): then the whole copy is made again.
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    for _ in 0..50 {
-        let _ = std::fs::remove_dir_all(to);
-        match try_copy_dir(from, to) {
-            Ok(()) => return,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => panic!("copy failed: {e}"),
-        }
-    }
-    panic!("the data directory kept changing");
-}
-
-fn try_copy_dir(from: &std::path::Path, to: &std::path::Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for entry in std::fs::read_dir(from)? {
-        let entry = entry?;
-        let dest = to.join(entry.file_name());
-        if entry.file_type()?.is_dir() {
-            try_copy_dir(&entry.path(), &dest)?;
-        } else {
-            std::fs::copy(entry.path(), dest)?;
-        }
-    }
-    Ok(())
-}
-
-fn replace_dir(dir: &std::path::Path, with: &std::path::Path) {
-    std::fs::remove_dir_all(dir).unwrap();
-    copy_dir(with, dir);
 }
 
 /// BOLT 5 "Unilateral Close Handling": A force-closes (B offline); B's

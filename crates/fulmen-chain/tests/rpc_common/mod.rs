@@ -13,7 +13,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use bitcoin::absolute::LockTime;
-use bitcoin::bech32::{segwit, Fe32, Hrp};
 use bitcoin::hashes::Hash;
 use bitcoin::opcodes::all::{OP_CSV, OP_DROP, OP_PUSHNUM_1};
 use bitcoin::script::Builder;
@@ -86,12 +85,6 @@ pub fn core_address(spk: &ScriptBuf) -> String {
     bitcoin::Address::from_script(spk, Network::Regtest)
         .unwrap()
         .to_string()
-}
-
-/// bcoin's regtest address (`rb1…`) for a witness v0 script: same program, bcoin's HRP.
-pub fn bcoin_address(spk: &ScriptBuf) -> String {
-    let program = &spk.as_bytes()[2..];
-    segwit::encode(Hrp::parse("rb").unwrap(), Fe32::Q, program).unwrap()
 }
 
 /// `<n> OP_CSV OP_DROP OP_1`.

@@ -27,6 +27,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::broadcast;
 
+mod flow;
+#[allow(unused_imports)] // not every test file uses them
+pub use flow::*;
+
 /// The longest any test waits for something.
 pub const WAIT: Duration = Duration::from_secs(20);
 

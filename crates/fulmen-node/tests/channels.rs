@@ -13,32 +13,11 @@
 
 mod support;
 
-use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
-use bitcoin::{Address, CompressedPublicKey, Network, Transaction, Txid};
+use bitcoin::{Transaction, Txid};
 use fulmen_chain::{ChainSource, EmbeddedChain, EmbeddedConfig};
-use fulmen_node::{ConnectTarget, NodeEvent, PayRequest, PaymentStatusKind};
+use fulmen_node::{NodeEvent, PayRequest, PaymentStatusKind};
 use fulmen_types::{ChannelId, Msat, PaymentSecret, Sat};
 use support::*;
-
-const COIN: u64 = 100_000_000;
-
-/// An address nobody here owns: blocks mined to it change no balance.
-fn burn_address() -> Address {
-    let secp = Secp256k1::new();
-    let pk = PublicKey::from_secret_key(&secp, &SecretKey::from_slice(&[0x5a; 32]).unwrap());
-    Address::p2wpkh(&CompressedPublicKey(pk), Network::Regtest)
-}
-
-fn target(n: &TestNode) -> ConnectTarget {
-    ConnectTarget {
-        node_id: n.id(),
-        address: n.addr().to_string(),
-    }
-}
-
-async fn mine(n: &TestNode, blocks: u32) {
-    n.node.mine(blocks, Some(burn_address())).await.unwrap();
-}
 
 /// The transaction `txid` in the chain's last `depth` blocks.
 fn find_tx(chain: &EmbeddedChain, txid: Txid, depth: u32) -> Transaction {
@@ -50,26 +29,6 @@ fn find_tx(chain: &EmbeddedChain, txid: Txid, depth: u32) -> Transaction {
         }
     }
     panic!("{txid} not in the last {depth} blocks");
-}
-
-async fn wait_ready(n: &mut TestNode, id: ChannelId) {
-    wait_event(&mut n.events, |e| match e {
-        NodeEvent::ChannelReady { channel_id, .. } if *channel_id == id => Some(()),
-        _ => None,
-    })
-    .await;
-}
-
-async fn wait_reestablished(n: &mut TestNode, id: ChannelId) {
-    wait_event(&mut n.events, |e| match e {
-        NodeEvent::ChannelReestablished { channel_id, .. } if *channel_id == id => Some(()),
-        _ => None,
-    })
-    .await;
-}
-
-async fn confirmed(n: &TestNode) -> u64 {
-    n.node.wallet_balance().await.unwrap().confirmed.0
 }
 
 /// Waits until the wallet's confirmed balance is `sat`.

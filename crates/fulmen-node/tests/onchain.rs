@@ -18,58 +18,13 @@
 
 mod support;
 
-use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
-use bitcoin::{Address, CompressedPublicKey, Network, OutPoint, Transaction};
-use fulmen_chain::{ChainSource, EmbeddedChain, EmbeddedConfig, TxStatus};
+use bitcoin::{OutPoint, Transaction};
+use fulmen_chain::{ChainSource, EmbeddedChain, EmbeddedConfig};
 use fulmen_types::{ChannelId, Msat, Sat};
 use support::*;
 
-const COIN: u64 = 100_000_000;
-const CHANNEL: u64 = 1_000_000;
 /// What fees (commitment, anchors and sweeps) may take at most.
 const FEES: u64 = 20_000;
-
-fn burn_address() -> Address {
-    let secp = Secp256k1::new();
-    let pk = PublicKey::from_secret_key(&secp, &SecretKey::from_slice(&[0x5a; 32]).unwrap());
-    Address::p2wpkh(&CompressedPublicKey(pk), Network::Regtest)
-}
-
-async fn mine(n: &TestNode, blocks: u32) {
-    n.node.mine(blocks, Some(burn_address())).await.unwrap();
-}
-
-fn cfg(chain: &EmbeddedChain) -> impl FnOnce(&std::path::Path) -> fulmen_node::NodeConfig {
-    let c = chain.clone();
-    move |dir: &std::path::Path| config(dir, Some(c), fast_peers())
-}
-
-async fn confirmed(n: &TestNode) -> u64 {
-    n.node.wallet_balance().await.unwrap().confirmed.0
-}
-
-/// The transaction spending `outpoint` (mempool or chain), once there is one.
-async fn spender(chain: &EmbeddedChain, outpoint: OutPoint) -> Transaction {
-    until(&format!("{outpoint} is spent"), || async {
-        chain.spending_tx(&outpoint).unwrap().map(|s| s.tx)
-    })
-    .await
-}
-
-async fn wait_confirmed(chain: &EmbeddedChain, tx: &Transaction) {
-    let txid = tx.compute_txid();
-    until("the transaction confirms", || async {
-        matches!(chain.tx_status(&txid).unwrap(), TxStatus::Confirmed { .. }).then_some(())
-    })
-    .await;
-}
-
-async fn wait_balance(n: &TestNode, sat: u64) {
-    until(&format!("balance {sat}"), || async {
-        (confirmed(n).await == sat).then_some(())
-    })
-    .await;
-}
 
 /// A and B on `chain`, with a channel A → B of [`CHANNEL`] sat and
 /// `to_b` msat paid to B.
@@ -101,19 +56,6 @@ async fn open_pair_with(
     pay(&a, &b, to_b, "to-b").await;
     settled(&a, &b, id).await;
     (a, b, id)
-}
-
-/// The output of `tx` paying exactly `sat`.
-fn output_of(tx: &Transaction, sat: u64) -> OutPoint {
-    let vout = tx
-        .output
-        .iter()
-        .position(|o| o.value.to_sat() == sat)
-        .unwrap_or_else(|| panic!("no output of {sat} in {tx:?}"));
-    OutPoint {
-        txid: tx.compute_txid(),
-        vout: vout as u32,
-    }
 }
 
 /// BOLT 5 "Unilateral Close Handling": A force-closes (B offline); B's
@@ -171,7 +113,6 @@ async fn a_force_close_ends_with_both_balances_in_the_wallets() {
     b.stop().await;
 }
 
-/// Transaction `txid` of the tip block.
 /// BOLT 5 fees with anchors: A's commitment, signed at the 500 sat/kw
 /// of the opening, pays less than the 5,000 sat/kw the chain asks when A
 /// force-closes. A broadcasts a child spending A's anchor with wallet
@@ -236,18 +177,6 @@ async fn an_anchor_commitment_paying_too_little_is_lifted_by_a_child() {
     wait_confirmed(&chain, &child.tx).await;
     a.stop().await;
     b.stop().await;
-}
-
-fn tip_tx(chain: &EmbeddedChain, txid: bitcoin::Txid) -> Transaction {
-    let tip = chain.tip().unwrap().height;
-    chain
-        .block_at(tip)
-        .unwrap()
-        .unwrap()
-        .txdata
-        .into_iter()
-        .find(|t| t.compute_txid() == txid)
-        .expect("transaction in the tip block")
 }
 
 /// BOLT 5 "Revoked Transaction Close Handling": B restores an old copy of
@@ -389,58 +318,6 @@ async fn a_revoked_commitment_is_punished_at_once_and_again_after_a_reorg() {
     assert_eq!(confirmed(&b).await, 0, "the cheater gets nothing");
     a.stop().await;
     b.stop().await;
-}
-
-/// `payer` sends `part` sat of a new invoice of `payee` for twice that,
-/// over the direct channel `scid`, expiring at `cltv_expiry`: one part of
-/// a multi-part payment, which the payee holds waiting for the rest.
-async fn send_part(
-    payer: &TestNode,
-    payee: &TestNode,
-    scid: fulmen_types::ShortChannelId,
-    part: u64,
-    cltv_expiry: u32,
-    label: &str,
-) -> tokio::task::JoinHandle<Result<fulmen_node::PaymentOutcome, fulmen_node::NodeError>> {
-    let inv = payee
-        .node
-        .create_invoice(Some(Msat(2 * part * 1000)), label, "half")
-        .await
-        .unwrap();
-    let parsed = fulmen_onion::Invoice::parse(&inv.bolt11).unwrap();
-    let request = fulmen_node::PayRequest {
-        destination: payee.id(),
-        amount: Msat(2 * part * 1000),
-        payment_hash: inv.payment_hash,
-        payment_secret: Some(parsed.payment_secret()),
-        keysend_preimage: None,
-        min_final_cltv_expiry_delta: parsed.min_final_cltv_expiry_delta() as u32,
-        bolt11: None,
-        route_hints: Vec::new(),
-        mpp: true,
-    };
-    let route = fulmen_graph::router::Route {
-        hops: vec![fulmen_graph::router::RouteHop {
-            node_id: payee.id(),
-            short_channel_id: scid,
-            amount: Msat(part * 1000),
-            cltv_expiry,
-            fee: Msat(0),
-            cltv_expiry_delta: 0,
-        }],
-    };
-    let node = payer.node.clone();
-    tokio::spawn(async move { node.pay_route(request, route).await })
-}
-
-async fn channel(n: &TestNode, id: ChannelId) -> fulmen_node::ChannelInfo {
-    n.node
-        .list_channels()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.channel_id == id)
-        .unwrap()
 }
 
 /// BOLT 5 "Revoked Transaction Close Handling" with HTLCs in flight: B's

@@ -14,26 +14,11 @@
 
 mod support;
 
-use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
-use bitcoin::{Address, CompressedPublicKey, Network};
 use fulmen_chain::{EmbeddedChain, EmbeddedConfig};
 use fulmen_node::PayRequest;
-use fulmen_node::{ChannelsConfig, ConnectTarget, ForwardingPolicy, NodeEvent, PaymentStatusKind};
+use fulmen_node::{ChannelsConfig, ForwardingPolicy, NodeEvent, PaymentStatusKind};
 use fulmen_types::{ChannelId, Msat, PaymentHash, PaymentSecret, Sat};
 use support::*;
-
-fn burn_address() -> Address {
-    let secp = Secp256k1::new();
-    let pk = PublicKey::from_secret_key(&secp, &SecretKey::from_slice(&[0x5a; 32]).unwrap());
-    Address::p2wpkh(&CompressedPublicKey(pk), Network::Regtest)
-}
-
-fn target(n: &TestNode) -> ConnectTarget {
-    ConnectTarget {
-        node_id: n.id(),
-        address: n.addr().to_string(),
-    }
-}
 
 /// A node on `chain` charging `base` msat + `ppm` to forward, with
 /// `delta` blocks of CLTV delta.

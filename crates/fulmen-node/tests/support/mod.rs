@@ -28,8 +28,11 @@ use tokio::net::TcpStream;
 use tokio::sync::broadcast;
 
 mod flow;
+mod onchain;
 #[allow(unused_imports)] // not every test file uses them
 pub use flow::*;
+#[allow(unused_imports)]
+pub use onchain::*;
 
 /// The longest any test waits for something.
 pub const WAIT: Duration = Duration::from_secs(20);

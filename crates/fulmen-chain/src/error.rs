@@ -47,6 +47,9 @@ pub enum ChainError {
     },
     /// A thread panicked while holding the chain's lock; the chain state can't be trusted.
     Poisoned,
+    /// The source has no fee estimate (Core's `estimatesmartfee` without enough data): keep
+    /// the last estimate, or a floor, and let deadlines escalate it.
+    NoFeeEstimate,
 }
 
 /// Why a stored record could not be replayed.
@@ -76,6 +79,7 @@ impl fmt::Display for ChainError {
                 )
             }
             ChainError::Poisoned => write!(f, "chain state lock poisoned"),
+            ChainError::NoFeeEstimate => write!(f, "no fee estimate available"),
         }
     }
 }

@@ -150,6 +150,13 @@ fn events_cover_plain_connects_and_unknown_tips() {
         .set_fee_rate(bitcoin::FeeRate::from_sat_per_vb_u32(10))
         .unwrap();
     assert_eq!(chain.estimate_feerate(1).unwrap().to_sat_per_kwu(), 2_500);
+    chain.set_fee_estimates(false).unwrap();
+    assert!(matches!(
+        chain.estimate_feerate(6),
+        Err(fulmen_chain::ChainError::NoFeeEstimate)
+    ));
+    chain.set_fee_estimates(true).unwrap();
+    assert_eq!(chain.estimate_feerate(1).unwrap().to_sat_per_kwu(), 2_500);
 }
 
 #[test]

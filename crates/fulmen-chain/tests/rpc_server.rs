@@ -466,6 +466,13 @@ fn core_field_names_and_types() {
     assert_eq!(mi["mempoolminfee"], 0.00001);
     let fee = ok(addr, "estimatesmartfee", json!([6, "conservative"]));
     assert_eq!(fee, json!({"feerate": 0.00002, "blocks": 6}));
+    chain.set_fee_estimates(false).unwrap();
+    let fee = ok(addr, "estimatesmartfee", json!([6]));
+    assert_eq!(
+        fee,
+        json!({"errors": ["Insufficient data or no feerate found"], "blocks": 0})
+    );
+    chain.set_fee_estimates(true).unwrap();
 
     let mempool_out = ok(addr, "gettxout", json!([txid, 0]));
     assert_eq!(mempool_out["confirmations"], 0);

@@ -184,11 +184,12 @@ impl Node {
         // (at start, for channels closed while we were away) use it.
         let feerate = {
             let source = chain.source.clone();
-            blocking(move || {
-                Ok(source
-                    .estimate_feerate(6)
-                    .map(|r| u32::try_from(r.to_sat_per_kwu()).unwrap_or(u32::MAX))
-                    .ok())
+            blocking(move || match source.estimate_feerate(6) {
+                Ok(r) => Ok(Some(u32::try_from(r.to_sat_per_kwu()).unwrap_or(u32::MAX))),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no feerate estimate at start: using the 253 sat/kw floor until one comes");
+                    Ok(None)
+                }
             })
             .await?
         };

@@ -22,6 +22,7 @@ use bitcoin::{OutPoint, Transaction};
 use fulmen_chain::{ChainSource, EmbeddedChain, EmbeddedConfig};
 use fulmen_types::{ChannelId, Msat, Sat};
 use support::*;
+use tempfile::TempDir;
 
 /// What fees (commitment, anchors and sweeps) may take at most.
 const FEES: u64 = 20_000;
@@ -179,22 +180,15 @@ async fn an_anchor_commitment_paying_too_little_is_lifted_by_a_child() {
     b.stop().await;
 }
 
-/// BOLT 5 "Revoked Transaction Close Handling": B restores an old copy of
-/// its data directory (when it had 300,000 sat instead of 100,000) and
-/// publishes that revoked commitment while A is offline. A restarts after
-/// the commitment confirmed and takes every output with the revocation
-/// key: the whole channel minus fees, within two blocks (the cheater's
-/// CSV is 144).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_revoked_commitment_is_punished_after_the_victim_restarts() {
-    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
-    let (a, b, id) = open_pair(&chain, 300_000_000).await;
-
-    // B keeps a copy of its state of now.
+/// A and B with a channel where B had 300,000 sat and now has 100,000:
+/// B (running, on its latest state) kept a copy of its data directory
+/// from when it had 300,000. Also returns A's wallet balance.
+async fn revoked_copy(chain: &EmbeddedChain) -> (TestNode, TestNode, ChannelId, TempDir, u64) {
+    let (a, b, id) = open_pair(chain, 300_000_000).await;
     let b_dir = b.stop_keep().await;
     let old = tempfile::tempdir().unwrap();
     copy_dir(b_dir.path(), old.path());
-    let mut b = start_in(b_dir, cfg(&chain)).await;
+    let mut b = start_in(b_dir, cfg(chain)).await;
     let mut a = a;
     a.node.connect(&target(&b)).await.unwrap();
     wait_reestablished(&mut a, id).await;
@@ -202,50 +196,96 @@ async fn a_revoked_commitment_is_punished_after_the_victim_restarts() {
     pay(&b, &a, 200_000_000, "back-to-a").await;
     settled(&a, &b, id).await;
     let a_before = confirmed(&a).await;
+    (a, b, id, old, a_before)
+}
 
-    // A goes away; B restores the old state and publishes it.
-    let a_dir = a.stop_keep().await;
+/// B stops and restarts from `old`, then publishes that revoked
+/// commitment and mines it. Returns B and the commitment.
+async fn cheat(
+    chain: &EmbeddedChain,
+    b: TestNode,
+    id: ChannelId,
+    old: &TempDir,
+) -> (TestNode, Transaction) {
     let b_dir = b.stop_keep().await;
     replace_dir(b_dir.path(), old.path());
-    let b = start_in(b_dir, cfg(&chain)).await;
+    let b = start_in(b_dir, cfg(chain)).await;
     let cheat = b.node.close_channel(id, true).await.unwrap();
     mine(&b, 1).await;
-    let revoked = tip_tx(&chain, cheat);
-    let cheater_to_local = output_of(&revoked, 300_000);
+    let revoked = tip_tx(chain, cheat);
+    (b, revoked)
+}
 
-    // A comes back: the justice transaction takes everything.
-    let a = start_in(a_dir, cfg(&chain)).await;
-    let justice = spender(&chain, cheater_to_local).await;
-    assert_ne!(justice.compute_txid(), cheat);
-    mine(&a, 1).await;
-    wait_confirmed(&chain, &justice).await;
-    // A's own to_remote on the cheater's commitment (its 700,000 minus the
-    // commitment fee and anchors) is swept too.
-    let mut a_got = 0;
+/// What A took from `revoked` once every output of it (anchors aside) is
+/// spent and confirmed: `justice`, which takes the cheater's `to_local`,
+/// and whatever else spends an output.
+async fn taken_by_a(
+    chain: &EmbeddedChain,
+    a: &TestNode,
+    revoked: &Transaction,
+    justice: &Transaction,
+) -> u64 {
+    let mut got: u64 = justice.output.iter().map(|o| o.value.to_sat()).sum();
     for (vout, out) in revoked.output.iter().enumerate() {
         if out.value.to_sat() <= 330 {
             continue; // anchors
         }
-        let spend = spender(
-            &chain,
-            OutPoint {
-                txid: cheat,
-                vout: vout as u32,
-            },
-        )
-        .await;
+        let outpoint = OutPoint {
+            txid: revoked.compute_txid(),
+            vout: vout as u32,
+        };
+        let spend = spender(chain, outpoint).await;
         if spend.compute_txid() != justice.compute_txid() {
-            mine(&a, 1).await;
-            wait_confirmed(&chain, &spend).await;
-            a_got += spend.output.iter().map(|o| o.value.to_sat()).sum::<u64>();
+            mine(a, 1).await;
+            wait_confirmed(chain, &spend).await;
+            got += spend.output.iter().map(|o| o.value.to_sat()).sum::<u64>();
         }
     }
-    a_got += justice.output.iter().map(|o| o.value.to_sat()).sum::<u64>();
+    got
+}
+
+/// BOLT 5 "Revoked Transaction Close Handling": B restores an old copy of
+/// its data directory (when it had 300,000 sat instead of 100,000) and
+/// publishes that revoked commitment while A is offline. A restarts after
+/// the commitment confirmed and takes every output with the revocation
+/// key: the whole channel minus fees, within two blocks (the cheater's
+/// CSV is 144). With `estimates` off the chain gives A no fee estimate:
+/// A sweeps at its floor, escalated towards the deadline, all the same.
+async fn punished_after_restart(estimates: bool) {
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let (a, b, id, old, a_before) = revoked_copy(&chain).await;
+
+    // A goes away; B restores the old state and publishes it.
+    let a_dir = a.stop_keep().await;
+    let (b, revoked) = cheat(&chain, b, id, &old).await;
+    let cheater_to_local = output_of(&revoked, 300_000);
+    chain.set_fee_estimates(estimates).unwrap();
+
+    // A comes back: the justice transaction takes everything.
+    let a = start_in(a_dir, cfg(&chain)).await;
+    let justice = spender(&chain, cheater_to_local).await;
+    assert_ne!(justice.compute_txid(), revoked.compute_txid());
+    mine(&a, 1).await;
+    wait_confirmed(&chain, &justice).await;
+    // A's own to_remote on the cheater's commitment (its 700,000 minus the
+    // commitment fee and anchors) is swept too.
+    let a_got = taken_by_a(&chain, &a, &revoked, &justice).await;
     assert!(a_got > CHANNEL - FEES && a_got < CHANNEL, "{a_got}");
     wait_balance(&a, a_before + a_got).await;
     assert_eq!(confirmed(&b).await, 0, "the cheater gets nothing");
     a.stop().await;
     b.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_commitment_is_punished_after_the_victim_restarts() {
+    punished_after_restart(true).await;
+}
+
+/// "A fee estimator that fails": the same, with no estimate from the chain.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_commitment_is_punished_without_a_fee_estimate() {
+    punished_after_restart(false).await;
 }
 
 /// The same cheat with the victim online: A punishes in the tick of the
@@ -256,27 +296,12 @@ async fn a_revoked_commitment_is_punished_after_the_victim_restarts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_commitment_is_punished_at_once_and_again_after_a_reorg() {
     let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
-    let (a, b, id) = open_pair(&chain, 300_000_000).await;
-    let b_dir = b.stop_keep().await;
-    let old = tempfile::tempdir().unwrap();
-    copy_dir(b_dir.path(), old.path());
-    let mut b = start_in(b_dir, cfg(&chain)).await;
-    let mut a = a;
-    a.node.connect(&target(&b)).await.unwrap();
-    wait_reestablished(&mut a, id).await;
-    wait_reestablished(&mut b, id).await;
-    pay(&b, &a, 200_000_000, "back-to-a").await;
-    settled(&a, &b, id).await;
-    let a_before = confirmed(&a).await;
+    let (a, b, id, old, a_before) = revoked_copy(&chain).await;
 
     // B restarts on its old state (on a new port A does not know) and
     // publishes it while A runs.
-    let b_dir = b.stop_keep().await;
-    replace_dir(b_dir.path(), old.path());
-    let b = start_in(b_dir, cfg(&chain)).await;
-    let cheat = b.node.close_channel(id, true).await.unwrap();
-    mine(&b, 1).await;
-    let revoked = tip_tx(&chain, cheat);
+    let (b, revoked) = cheat(&chain, b, id, &old).await;
+    let cheat = revoked.compute_txid();
     let cheater_to_local = output_of(&revoked, 300_000);
     let first = spender(&chain, cheater_to_local).await;
     assert_ne!(first.compute_txid(), cheat);
@@ -289,30 +314,49 @@ async fn a_revoked_commitment_is_punished_at_once_and_again_after_a_reorg() {
     );
     mine(&a, 2).await;
     wait_confirmed(&chain, &revoked).await;
-    let justice = {
-        // Rebuilt after the reorg (another destination, maybe split):
-        // whichever takes the cheater's output, it pays A.
-        let again = spender(&chain, cheater_to_local).await;
-        mine(&a, 1).await;
-        wait_confirmed(&chain, &again).await;
-        again
-    };
-    let mut a_got: u64 = justice.output.iter().map(|o| o.value.to_sat()).sum();
-    for (vout, out) in revoked.output.iter().enumerate() {
-        if out.value.to_sat() <= 330 {
-            continue;
-        }
-        let outpoint = OutPoint {
-            txid: cheat,
-            vout: vout as u32,
-        };
-        let spend = spender(&chain, outpoint).await;
-        if spend.compute_txid() != justice.compute_txid() {
-            mine(&a, 1).await;
-            wait_confirmed(&chain, &spend).await;
-            a_got += spend.output.iter().map(|o| o.value.to_sat()).sum::<u64>();
-        }
-    }
+    // Rebuilt after the reorg (another destination, maybe split):
+    // whichever takes the cheater's output, it pays A.
+    let justice = spender(&chain, cheater_to_local).await;
+    mine(&a, 1).await;
+    wait_confirmed(&chain, &justice).await;
+    let a_got = taken_by_a(&chain, &a, &revoked, &justice).await;
+    assert!(a_got > CHANNEL - FEES && a_got < CHANNEL, "{a_got}");
+    wait_balance(&a, a_before + a_got).await;
+    assert_eq!(confirmed(&b).await, 0, "the cheater gets nothing");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// "A chain that reorgs 6 deep": A's punishment is buried under six
+/// blocks and in A's wallet when every block from the cheat's on leaves
+/// the chain. The cheat and A's transactions go back to the mempool; A
+/// rewinds its wallet and rebuilds its watches, and once a longer branch
+/// confirms them again A holds the whole channel as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_punishment_survives_a_reorg_six_blocks_deep() {
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let (a, b, id, old, a_before) = revoked_copy(&chain).await;
+    let (b, revoked) = cheat(&chain, b, id, &old).await;
+    let cheat_block = chain.tip().unwrap();
+    let cheater_to_local = output_of(&revoked, 300_000);
+    let justice = spender(&chain, cheater_to_local).await;
+    mine(&a, 1).await;
+    wait_confirmed(&chain, &justice).await;
+    let a_got = taken_by_a(&chain, &a, &revoked, &justice).await;
+    mine(&a, 6).await;
+    wait_balance(&a, a_before + a_got).await;
+
+    let depth = chain.tip().unwrap().height - cheat_block.height + 1;
+    assert!(depth >= 7, "{depth}");
+    chain.invalidate_block(&cheat_block.hash).unwrap();
+    assert!(chain.in_mempool(&revoked.compute_txid()).unwrap());
+    wait_balance(&a, a_before).await;
+    mine(&a, depth + 1).await;
+    wait_confirmed(&chain, &revoked).await;
+    let justice = spender(&chain, cheater_to_local).await;
+    mine(&a, 1).await;
+    wait_confirmed(&chain, &justice).await;
+    let a_got = taken_by_a(&chain, &a, &revoked, &justice).await;
     assert!(a_got > CHANNEL - FEES && a_got < CHANNEL, "{a_got}");
     wait_balance(&a, a_before + a_got).await;
     assert_eq!(confirmed(&b).await, 0, "the cheater gets nothing");

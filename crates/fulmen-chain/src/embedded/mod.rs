@@ -12,7 +12,9 @@
 //! persists nothing. The mempool is not persisted.
 //!
 //! Fee estimation: regtest has no fee market, so [`ChainSource::estimate_feerate`] returns the
-//! configured [`EmbeddedConfig::fee_rate`] for every target (default 2 sat/vB = 500 sat/kWU).
+//! configured [`EmbeddedConfig::fee_rate`] for every target (default 2 sat/vB = 500 sat/kWU),
+//! or fails with [`ChainError::NoFeeEstimate`] while [`EmbeddedConfig::fee_estimates`] is off
+//! (as Core's `estimatesmartfee` does without enough data).
 
 pub mod accept;
 pub mod chain;
@@ -45,6 +47,8 @@ use store::Store;
 pub struct EmbeddedConfig {
     /// The feerate [`ChainSource::estimate_feerate`] answers with, whatever the target.
     pub fee_rate: FeeRate,
+    /// Whether fee estimation answers at all (`false`: it fails, to test callers' fallbacks).
+    pub fee_estimates: bool,
     /// Minimum relay feerate in sat per 1,000 vbytes (Core's `-minrelaytxfee`, default 1,000).
     pub min_relay_fee_sat_per_kvb: u64,
     /// Most connect events one [`ChainSource::events_since`] call returns.
@@ -55,6 +59,7 @@ impl Default for EmbeddedConfig {
     fn default() -> Self {
         EmbeddedConfig {
             fee_rate: FeeRate::from_sat_per_kwu(500),
+            fee_estimates: true,
             min_relay_fee_sat_per_kvb: 1_000,
             max_events: 1_000,
         }
@@ -179,6 +184,12 @@ impl EmbeddedChain {
         Ok(self.lock()?.mempool.get(txid).is_some())
     }
 
+    /// Turns fee estimation on or off ([`EmbeddedConfig::fee_estimates`]).
+    pub fn set_fee_estimates(&self, available: bool) -> Result<(), ChainError> {
+        self.lock()?.config.fee_estimates = available;
+        Ok(())
+    }
+
     /// Changes the feerate returned by fee estimation.
     pub fn set_fee_rate(&self, fee_rate: FeeRate) -> Result<(), ChainError> {
         self.lock()?.config.fee_rate = fee_rate;
@@ -224,7 +235,11 @@ impl ChainSource for EmbeddedChain {
                 "fee estimation target must be at least one block",
             ));
         }
-        Ok(self.lock()?.config.fee_rate)
+        let state = self.lock()?;
+        if !state.config.fee_estimates {
+            return Err(ChainError::NoFeeEstimate);
+        }
+        Ok(state.config.fee_rate)
     }
 
     fn get_tx_out(&self, outpoint: &OutPoint) -> Result<Option<UtxoInfo>, ChainError> {

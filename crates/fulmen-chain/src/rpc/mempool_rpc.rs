@@ -10,7 +10,7 @@ use super::error::{RpcError, RPC_VERIFY_ERROR};
 use super::params::{sat_to_btc, Params};
 use super::service::{FirstSeen, Service};
 use crate::embedded::{AcceptedTx, MempoolEntry};
-use crate::error::{BroadcastError, TxReject};
+use crate::error::{BroadcastError, ChainError, TxReject};
 use crate::source::ChainSource;
 
 /// Core's default `maxfeerate` for `sendrawtransaction`/`testmempoolaccept`: 0.10 BTC/kvB.
@@ -190,9 +190,18 @@ impl Service {
                 ));
             }
         }
-        let rate = self
+        let rate = match self
             .chain
-            .estimate_feerate(u16::try_from(target).unwrap_or(u16::MAX))?;
+            .estimate_feerate(u16::try_from(target).unwrap_or(u16::MAX))
+        {
+            Err(ChainError::NoFeeEstimate) => {
+                return Ok(json!({
+                    "errors": ["Insufficient data or no feerate found"],
+                    "blocks": 0,
+                }))
+            }
+            other => other?,
+        };
         let sat_per_kvb = rate.to_sat_per_kwu().saturating_mul(4);
         Ok(json!({
             "feerate": sat_to_btc(sat_per_kvb),

@@ -109,7 +109,9 @@ impl Follower {
                     let per_kw = u32::try_from(rate.to_sat_per_kwu()).unwrap_or(u32::MAX);
                     let _ = self.to_cm.send(CmInput::Feerate { per_kw }).await;
                 }
-                Err(e) => tracing::debug!(error = %e, "no feerate estimate"),
+                // The manager keeps its last estimate (the 253 sat/kw
+                // floor if it never had one); deadlines still escalate it.
+                Err(e) => tracing::warn!(error = %e, "no feerate estimate: keeping the last one"),
             }
         }
         let tip = self.wallet.with(|w| wallet_tip(w)).await?;

@@ -7,7 +7,10 @@
 //! online the punishment is immediate and survives a reorg of the
 //! commitment's block; a cheat with three HTLCs in flight whose
 //! HTLC-timeout transactions confirm first still loses everything; an
-//! anchor commitment paying too little is lifted by a child (CPFP).
+//! anchor commitment paying too little is lifted by a child (CPFP). Bad
+//! input: no fee estimate from the chain, a reorg 7 blocks deep, and a
+//! commitment with only dust for one side (its trimmed HTLC failed once
+//! the commitment is 6 deep).
 
 #![allow(
     clippy::unwrap_used,
@@ -510,6 +513,82 @@ async fn a_cheat_with_three_htlcs_loses_them_even_after_its_htlc_timeouts_confir
     assert!(a_got > CHANNEL - FEES && a_got < CHANNEL, "{a_got}");
     wait_balance(&a, a_before + a_got).await;
     assert!(confirmed(&b).await < b_before, "the cheater only paid fees");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// BOLT 5 with dust: "for any committed HTLC that does not have an output
+/// in this commitment transaction: once the commitment transaction has
+/// reached reasonable depth, MUST fail the corresponding incoming HTLC".
+/// B holds 1 sat of the channel and a 300-sat HTLC from A, both below the
+/// dust limit, when it force-closes: its commitment pays A's `to_remote`
+/// and A's anchor, nothing else. B has nothing to claim and claims
+/// nothing; A takes its `to_remote`, and A's payment fails once the
+/// commitment is 6 blocks deep, not before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commitment_with_only_dust_for_one_side_fails_the_trimmed_htlc_after_six_blocks() {
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let (a, b, id) = open_pair(&chain, 1_000).await;
+    let scid = channel(&a, id).await.short_channel_id.unwrap();
+    let dust = 300;
+    let before = channel(&a, id).await.local_balance;
+    let expiry = b.node.block_height() + 100;
+    let call = send_part(&a, &b, scid, dust, expiry, "dust").await;
+    until("the dust HTLC in A's commitment", || async {
+        (channel(&a, id).await.local_balance == Msat(before.0 - dust * 1000)).then_some(())
+    })
+    .await;
+    let a_before = confirmed(&a).await;
+    let b_before = confirmed(&b).await;
+
+    let txid = b.node.close_channel(id, true).await.unwrap();
+    until("B's commitment broadcast", || async {
+        chain.in_mempool(&txid).unwrap().then_some(())
+    })
+    .await;
+    mine(&b, 1).await;
+    let commitment = tip_tx(&chain, txid);
+    let values: Vec<u64> = commitment.output.iter().map(|o| o.value.to_sat()).collect();
+    assert_eq!(values.len(), 2, "A's to_remote and anchor only: {values:?}");
+    assert!(values.contains(&330), "{values:?}");
+    let to_remote = commitment
+        .output
+        .iter()
+        .position(|o| o.value.to_sat() > 330)
+        .unwrap();
+    let sweep = spender(
+        &chain,
+        OutPoint {
+            txid,
+            vout: to_remote as u32,
+        },
+    )
+    .await;
+    // The pay call ends at the close; the payment stays pending until
+    // the commitment is 6 deep.
+    let err = call.await.unwrap().unwrap_err();
+    assert!(err.to_string().contains("resolves on chain"), "{err}");
+    mine(&a, 4).await;
+    wait_confirmed(&chain, &sweep).await;
+    let status = || async {
+        let payments = a.node.list_payments().await.unwrap();
+        payments
+            .into_iter()
+            .find(|p| p.amount == Msat(2 * dust * 1000))
+            .unwrap()
+            .status
+    };
+    assert_eq!(status().await, fulmen_store::PaymentStatus::Pending);
+    mine(&a, 1).await;
+    until("the payment failed", || async {
+        (status().await == fulmen_store::PaymentStatus::Failed).then_some(())
+    })
+    .await;
+    let swept: u64 = sweep.output.iter().map(|o| o.value.to_sat()).sum();
+    wait_balance(&a, a_before + swept).await;
+    assert_eq!(confirmed(&b).await, b_before, "B claims nothing");
+    let at_b = channel(&b, id).await.onchain.unwrap();
+    assert!(at_b.pending.is_empty(), "{at_b:?}");
     a.stop().await;
     b.stop().await;
 }

@@ -132,14 +132,34 @@ pub enum TxReject {
     SameNonWitnessDataInMempool,
     /// The transaction is already confirmed in the active chain.
     AlreadyInChain,
-    /// `txn-mempool-conflict`: an input is already spent by a mempool transaction
-    /// (replacement is not supported).
+    /// `txn-mempool-conflict`: an input is already spent by a mempool transaction (a node
+    /// without full RBF; the embedded chain replaces, or answers one of the replacement
+    /// rejections below).
     MempoolConflict {
         /// The contested outpoint.
         outpoint: OutPoint,
         /// The mempool transaction spending it.
         spent_by: Txid,
     },
+    /// `insufficient fee`: a replacement that does not pay a higher feerate than what it
+    /// replaces, its evicted fees and its own relay.
+    InsufficientFee {
+        /// The replacement's fee.
+        fee: Amount,
+        /// The least fee that would replace.
+        min_fee: Amount,
+    },
+    /// `too many potential replacements`: a replacement would evict more than 100 transactions.
+    TooManyReplacements {
+        /// How many it would evict.
+        evictions: usize,
+    },
+    /// `replacement-adds-unconfirmed`: a replacement spends an unconfirmed output none of the
+    /// replaced transactions spent.
+    ReplacementAddsUnconfirmed,
+    /// `bad-txns-spends-conflicting-tx`: a replacement spends an output of a transaction it
+    /// replaces.
+    SpendsConflictingTx,
     /// `bad-txns-inputs-missingorspent`: an input does not exist or is already spent.
     MissingInputs {
         /// The first such input.
@@ -288,6 +308,10 @@ impl TxReject {
             TxReject::SameNonWitnessDataInMempool => "txn-same-nonwitness-data-in-mempool",
             TxReject::AlreadyInChain => "txn-already-known",
             TxReject::MempoolConflict { .. } => "txn-mempool-conflict",
+            TxReject::InsufficientFee { .. } => "insufficient fee",
+            TxReject::TooManyReplacements { .. } => "too many potential replacements",
+            TxReject::ReplacementAddsUnconfirmed => "replacement-adds-unconfirmed",
+            TxReject::SpendsConflictingTx => "bad-txns-spends-conflicting-tx",
             TxReject::MissingInputs { .. } => "bad-txns-inputs-missingorspent",
             TxReject::PrematureCoinbaseSpend { .. } => "bad-txns-premature-spend-of-coinbase",
             TxReject::InputValuesOutOfRange => "bad-txns-inputvalues-outofrange",
@@ -316,6 +340,9 @@ impl TxReject {
             self,
             TxReject::NonStandard(_)
                 | TxReject::MinRelayFee { .. }
+                | TxReject::InsufficientFee { .. }
+                | TxReject::TooManyReplacements { .. }
+                | TxReject::ReplacementAddsUnconfirmed
                 | TxReject::TooLongMempoolChain { .. }
                 | TxReject::NonMandatoryScript { .. }
                 | TxReject::Coinbase
@@ -352,7 +379,7 @@ impl fmt::Display for TxReject {
                 value_in.to_sat(),
                 value_out.to_sat()
             ),
-            TxReject::MinRelayFee { fee, min_fee } => {
+            TxReject::MinRelayFee { fee, min_fee } | TxReject::InsufficientFee { fee, min_fee } => {
                 write!(
                     f,
                     "{}, {} < {}",
@@ -361,6 +388,12 @@ impl fmt::Display for TxReject {
                     min_fee.to_sat()
                 )
             }
+            TxReject::TooManyReplacements { evictions } => write!(
+                f,
+                "{} ({evictions} > {})",
+                self.reason(),
+                crate::embedded::replace::MAX_REPLACEMENT_EVICTIONS
+            ),
             TxReject::MandatoryScript { input } => write!(
                 f,
                 "{} (script evaluation failed on input {input})",

@@ -1,4 +1,5 @@
-//! Transaction validation on the embedded chain: double spends (mempool and block), coinbase
+//! Transaction validation on the embedded chain: double spends (mempool, without the fee to
+//! replace, and block), coinbase
 //! maturity, signatures, policy, packages of unconfirmed parents, and Core's reasons and codes.
 #![allow(
     clippy::unwrap_used,
@@ -36,15 +37,16 @@ fn double_spend_refused_in_mempool() {
     let a = w.pay(coin, burn_spk(), Amount::from_sat(10_000));
     let b = w.pay(coin, burn_spk(), Amount::from_sat(20_000));
     chain.broadcast(&a).unwrap();
+    // Full RBF: the same fee does not replace (tests/replace.rs has the rules).
     let reason = rejected(chain.test_accept(&b));
     assert_eq!(
         reason,
-        TxReject::MempoolConflict {
-            outpoint: coin.0,
-            spent_by: a.compute_txid()
+        TxReject::InsufficientFee {
+            fee: FEE,
+            min_fee: FEE + fulmen_chain::embedded::policy::min_fee(b.vsize() as u64, 1_000),
         }
     );
-    assert_eq!(reason.to_string(), "txn-mempool-conflict");
+    assert_eq!(reason.to_string(), "insufficient fee, 1000 < 1141");
     assert_eq!(reason.rpc_code(), -26);
     // Re-broadcasting the same transaction is fine; submit_tx reports it precisely.
     assert_eq!(chain.broadcast(&a).unwrap(), a.compute_txid());

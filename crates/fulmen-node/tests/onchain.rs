@@ -8,7 +8,8 @@
 //! commitment's block; a cheat with three HTLCs in flight whose
 //! HTLC-timeout transactions confirm first still loses everything; an
 //! anchor commitment paying too little is lifted by a child (CPFP). Bad
-//! input: no fee estimate from the chain, a reorg 7 blocks deep, and a
+//! input: no fee estimate from the chain, a feerate jump while the justice
+//! transaction waits (replaced), a reorg 7 blocks deep, and a
 //! commitment with only dust for one side (its trimmed HTLC failed once
 //! the commitment is 6 deep).
 
@@ -589,6 +590,88 @@ async fn a_commitment_with_only_dust_for_one_side_fails_the_trimmed_htlc_after_s
     assert_eq!(confirmed(&b).await, b_before, "B claims nothing");
     let at_b = channel(&b, id).await.onchain.unwrap();
     assert!(at_b.pending.is_empty(), "{at_b:?}");
+    a.stop().await;
+    b.stop().await;
+}
+
+/// The fee of `tx`, whose inputs all spend outputs of `parent`, per 1,000
+/// weight units.
+fn feerate_spending(tx: &Transaction, parent: &Transaction) -> u64 {
+    let input: u64 = tx
+        .input
+        .iter()
+        .map(|i| {
+            parent.output[i.previous_output.vout as usize]
+                .value
+                .to_sat()
+        })
+        .sum();
+    let output: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
+    (input - output) * 1000 / tx.weight().to_wu()
+}
+
+/// "A fee that escalates": A's justice transaction waits in the mempool
+/// at the 500 sat/kw of the estimate when the estimate jumps to 5,000 and
+/// blocks come without it. A replaces it (full RBF, as Bitcoin Core 28+
+/// relays) with one spending the same outputs at the new feerate, which
+/// confirms and pays A.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_justice_transaction_is_replaced_when_the_feerate_rises() {
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let (a, b, id, old, a_before) = revoked_copy(&chain).await;
+    let a_dir = a.stop_keep().await;
+    let (b, revoked) = cheat(&chain, b, id, &old).await;
+    let cheater_to_local = output_of(&revoked, 300_000);
+    let a = start_in(a_dir, cfg(&chain)).await;
+    let first = spender(&chain, cheater_to_local).await;
+    let low = feerate_spending(&first, &revoked);
+    assert!((500..1_000).contains(&low), "{low}");
+
+    chain
+        .set_fee_rate(bitcoin::FeeRate::from_sat_per_kwu(5_000))
+        .unwrap();
+    let burn = burn_address().script_pubkey();
+    // Blocks without it, each once A has seen the one before.
+    let start = chain.tip().unwrap().height;
+    let replacement = until("the justice transaction replaced", || {
+        let (chain, burn, a) = (chain.clone(), burn.clone(), a.node.clone());
+        let first = first.compute_txid();
+        async move {
+            let tip = chain.tip().unwrap();
+            let now = chain.spending_tx(&cheater_to_local).unwrap()?.tx;
+            if now.compute_txid() != first {
+                return Some(now);
+            }
+            if a.block_height() == tip.height {
+                let time = chain.block(&tip.hash).unwrap().unwrap().header.time + 1;
+                chain.mine_block_with(Vec::new(), &burn, time).unwrap();
+            }
+            None
+        }
+    })
+    .await;
+    // The estimate comes after the first block's events, the replacement at
+    // the next block (one more if the channel manager lagged the wallet).
+    let blocks = chain.tip().unwrap().height - start;
+    assert!(blocks <= 3, "replaced after {blocks} blocks");
+    let outpoints = |t: &Transaction| {
+        let mut v: Vec<OutPoint> = t.input.iter().map(|i| i.previous_output).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(
+        outpoints(&replacement),
+        outpoints(&first),
+        "the same claims"
+    );
+    let high = feerate_spending(&replacement, &revoked);
+    assert!(high >= 5_000, "{high}");
+    assert!(!chain.in_mempool(&first.compute_txid()).unwrap());
+    mine(&a, 1).await;
+    wait_confirmed(&chain, &replacement).await;
+    let a_got = taken_by_a(&chain, &a, &revoked, &replacement).await;
+    assert!(a_got > CHANNEL - FEES && a_got < CHANNEL, "{a_got}");
+    wait_balance(&a, a_before + a_got).await;
     a.stop().await;
     b.stop().await;
 }

@@ -1,6 +1,7 @@
-//! Mempool acceptance (Bitcoin Core's `AcceptToMemoryPool` without replacement): consensus
-//! rules against the chain the transaction would enter (the next block), policy rules, and the
-//! package rule that a child may spend outputs of mempool parents.
+//! Mempool acceptance (Bitcoin Core's `AcceptToMemoryPool`): consensus rules against the chain
+//! the transaction would enter (the next block), policy rules, the package rule that a child may
+//! spend outputs of mempool parents, and full-RBF replacement of conflicting transactions
+//! (`replace`).
 
 use bitcoin::{Amount, Transaction, TxOut, Txid, Wtxid};
 
@@ -35,7 +36,7 @@ impl ChainState {
         tx: &Transaction,
         dry_run: bool,
     ) -> Result<AcceptedTx, TxReject> {
-        let entry = self.check_for_mempool(tx)?;
+        let (entry, evicted) = self.check_for_mempool(tx)?;
         let accepted = AcceptedTx {
             txid: entry.txid,
             wtxid: entry.wtxid,
@@ -43,12 +44,16 @@ impl ChainState {
             fee: entry.fee,
         };
         if !dry_run {
+            for t in &evicted {
+                self.mempool.remove_with_descendants(t);
+            }
             self.mempool.insert(entry);
         }
         Ok(accepted)
     }
 
-    fn check_for_mempool(&self, tx: &Transaction) -> Result<MempoolEntry, TxReject> {
+    /// The entry for `tx`, and the mempool transactions it replaces.
+    fn check_for_mempool(&self, tx: &Transaction) -> Result<(MempoolEntry, Vec<Txid>), TxReject> {
         check_transaction(tx)?;
         if tx.is_coinbase() {
             return Err(TxReject::Coinbase);
@@ -71,14 +76,7 @@ impl ChainState {
         if self.tx_index.contains_key(&txid) {
             return Err(TxReject::AlreadyInChain);
         }
-        for input in &tx.input {
-            if let Some(spent_by) = self.mempool.spender(&input.previous_output) {
-                return Err(TxReject::MempoolConflict {
-                    outpoint: input.previous_output,
-                    spent_by,
-                });
-            }
-        }
+        let conflicts = self.direct_conflicts(tx);
         let mut coins = Vec::with_capacity(tx.input.len());
         let mut parents: Vec<Txid> = Vec::new();
         for input in &tx.input {
@@ -107,6 +105,11 @@ impl ChainState {
         if fee < min {
             return Err(TxReject::MinRelayFee { fee, min_fee: min });
         }
+        let evicted = if conflicts.is_empty() {
+            Vec::new()
+        } else {
+            self.check_replacement(&conflicts, &parents, fee, vsize)?
+        };
         let ancestors = self.mempool.ancestor_count(&parents);
         if ancestors > MAX_ANCESTORS {
             return Err(TxReject::TooLongMempoolChain { ancestors });
@@ -114,7 +117,7 @@ impl ChainState {
         let spent: Vec<&TxOut> = coins.iter().map(|c| &c.output).collect();
         verify_scripts(tx, &spent, CONSENSUS_FLAGS)?;
         check_script_policy(tx, &coins)?;
-        Ok(MempoolEntry {
+        let entry = MempoolEntry {
             tx: tx.clone(),
             txid,
             wtxid,
@@ -123,6 +126,7 @@ impl ChainState {
             weight: tx.weight().to_wu(),
             parents,
             sequence: 0,
-        })
+        };
+        Ok((entry, evicted))
     }
 }

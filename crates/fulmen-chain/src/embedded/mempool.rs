@@ -111,6 +111,20 @@ impl Mempool {
         out
     }
 
+    /// `txids` and every mempool transaction spending their outputs, transitively (each once).
+    pub fn with_descendants(&self, txids: &[Txid]) -> Vec<Txid> {
+        let mut todo: Vec<Txid> = txids.to_vec();
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        while let Some(t) = todo.pop() {
+            if seen.insert(t) && self.entries.contains_key(&t) {
+                todo.extend(self.children(&t));
+                out.push(t);
+            }
+        }
+        out
+    }
+
     /// Removes `txid` and everything that spends its outputs, transitively. Returns the removed
     /// entries.
     pub fn remove_with_descendants(&mut self, txid: &Txid) -> Vec<MempoolEntry> {

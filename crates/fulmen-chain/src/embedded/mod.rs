@@ -23,6 +23,7 @@ pub mod mempool;
 pub mod mining;
 pub mod policy;
 pub mod query;
+pub mod replace;
 pub mod store;
 pub mod utxo;
 pub mod validate;

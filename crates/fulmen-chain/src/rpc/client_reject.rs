@@ -2,7 +2,8 @@
 //!
 //! Core's message is its reject reason, sometimes followed by details (`, X < Y` or
 //! ` (script error)`). Reasons that carry no data map to their variant; `in-belowout`,
-//! `min relay fee not met` and premature coinbase spends are parsed for their numbers; reasons
+//! `min relay fee not met`, `insufficient fee` (in the embedded chain's form), the replacement
+//! count and premature coinbase spends are parsed for their numbers; reasons
 //! whose data the message does not carry (missing inputs, mempool conflicts: which outpoint) are
 //! completed by the client from the transaction (see `client.rs`), and everything else is kept as
 //! [`TxReject::Other`] with the node's code and message.
@@ -72,6 +73,22 @@ pub fn reject_from_rpc(e: &RpcError) -> TxReject {
             },
             None => other(),
         },
+        "insufficient" if e.message.starts_with("insufficient fee") => match pair(&e.message) {
+            Some((fee, min)) => TxReject::InsufficientFee {
+                fee: Amount::from_sat(fee),
+                min_fee: Amount::from_sat(min),
+            },
+            None => other(),
+        },
+        "too" if e.message.starts_with("too many potential replacements") => e
+            .message
+            .rsplit_once('(')
+            .and_then(|(_, n)| n.split(' ').next()?.parse().ok())
+            .map_or_else(other, |evictions| TxReject::TooManyReplacements {
+                evictions,
+            }),
+        "replacement-adds-unconfirmed" => TxReject::ReplacementAddsUnconfirmed,
+        "bad-txns-spends-conflicting-tx" => TxReject::SpendsConflictingTx,
         "bad-txns-premature-spend-of-coinbase" => e
             .message
             .rsplit_once("depth ")
@@ -122,6 +139,13 @@ mod tests {
                 min_fee: Amount::from_sat(141),
             },
             R::PrematureCoinbaseSpend { depth: 42 },
+            R::InsufficientFee {
+                fee: Amount::from_sat(1_000),
+                min_fee: Amount::from_sat(1_211),
+            },
+            R::TooManyReplacements { evictions: 101 },
+            R::ReplacementAddsUnconfirmed,
+            R::SpendsConflictingTx,
         ];
         for r in cases {
             let e = RpcError::from(&r);
@@ -146,6 +170,14 @@ mod tests {
             R::Other { .. }
         ));
         assert!(matches!(map(-26, ""), R::Other { .. }));
+        // Core's own replacement messages carry a txid and BTC amounts: kept as they are.
+        assert!(matches!(
+            map(
+                -26,
+                "insufficient fee, rejecting replacement 00ab, not enough additional fees to relay; 0.00 < 0.00000141"
+            ),
+            R::Other { .. }
+        ));
         assert_eq!(
             map(-27, "Transaction outputs already in utxo set"),
             R::AlreadyInChain

@@ -27,7 +27,9 @@ use common::*;
 use fulmen_channel::onchain::fees::{
     cpfp_child_fee, escalated_feerate, plan_batches, MIN_FEERATE_PER_KW,
 };
-use fulmen_channel::onchain::htlc::{finalize_htlc_tx, second_stage, second_stage_claim};
+use fulmen_channel::onchain::htlc::{
+    finalize_htlc_tx, finalize_htlc_txs, second_stage, second_stage_claim,
+};
 use fulmen_channel::onchain::resolve::extract_preimages;
 use fulmen_channel::onchain::sweep::{build_sweep, sign_claim_input, sweep_weight};
 use fulmen_channel::onchain::{
@@ -677,6 +679,70 @@ fn unilateral_close(anchors: bool) {
     assert!(u.final_in_block(&t, conf + u32::from(anchors)));
     // A preimage is required for the success claims.
     assert!(build_sweep(&now, &dest, FEERATE, &sb, &[]).is_err());
+}
+
+/// Anchors: A's two HTLC-timeout transactions (same expiry, so the same
+/// `nLockTime` the peer signed) go out as one transaction with one wallet
+/// coin: input and output `i` of each pair at the same index, the coin and
+/// change after. The scripts accept it; each claim's delayed output is
+/// found at its own index. Pairs out of place, or mixed with an
+/// HTLC-success (another `nLockTime`), are refused.
+#[test]
+fn htlc_transactions_aggregated_with_one_wallet_coin() {
+    let mut p = open(true);
+    three_htlcs(&mut p);
+    let (a_chan, commit) = snapshot(&p, Who::A);
+    let conf = p.height + 1;
+    let mut u = chain_with(&p, &commit, conf);
+    let sa = signer(&p, Who::A);
+    let res = resolve(&commit, a_chan.established().unwrap(), &sa, None).unwrap();
+    let (timeouts, successes): (Vec<Claim>, Vec<Claim>) = res
+        .claims
+        .iter()
+        .filter(|c| c.kind.is_second_stage())
+        .cloned()
+        .partition(|c| matches!(c.kind, ClaimKind::HtlcTimeout { .. }));
+    assert_eq!((timeouts.len(), successes.len()), (2, 1));
+    let aggregate = |claims: &[Claim]| {
+        let first = &second_stage(&claims[0]).unwrap().tx;
+        Transaction {
+            version: first.version,
+            lock_time: first.lock_time,
+            input: claims
+                .iter()
+                .map(|c| second_stage(c).unwrap().tx.input[0].clone())
+                .collect(),
+            output: claims
+                .iter()
+                .map(|c| second_stage(c).unwrap().tx.output[0].clone())
+                .collect(),
+        }
+    };
+    let coin = wallet_coin(&p, &mut u, 40, conf);
+    let mut tx = aggregate(&timeouts);
+    add_fee_input(&p, &mut tx, coin, 5_000);
+    let mut swapped = tx.clone();
+    swapped.output.swap(0, 1);
+    assert_eq!(
+        finalize_htlc_txs(&timeouts, swapped, &sa, &[]),
+        Err(fulmen_channel::onchain::OnchainError::WrongTransaction)
+    );
+    let mixed = [timeouts[0].clone(), successes[0].clone()];
+    assert_eq!(
+        finalize_htlc_txs(&mixed, aggregate(&mixed), &sa, &[preimage(3)]),
+        Err(fulmen_channel::onchain::OnchainError::WrongTransaction)
+    );
+    let mut tx = finalize_htlc_txs(&timeouts, tx, &sa, &[]).unwrap();
+    sign_wallet_input(&p, &mut tx, 2);
+    u.verify(&tx).unwrap();
+    let ready = timeouts[0].ready_height(conf);
+    assert!(u.final_in_block(&tx, ready));
+    u.confirm(&tx, ready);
+    for (i, c) in timeouts.iter().enumerate() {
+        let out = second_stage_claim(c, &tx).unwrap();
+        assert_eq!(out.outpoint.vout, i as u32);
+        assert_eq!(out.value.0, tx.output[i].value.to_sat());
+    }
 }
 
 #[test]

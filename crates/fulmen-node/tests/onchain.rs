@@ -370,8 +370,8 @@ async fn a_punishment_survives_a_reorg_six_blocks_deep() {
 
 /// BOLT 5 "Revoked Transaction Close Handling" with HTLCs in flight: B's
 /// revoked commitment holds three HTLCs B offered. While A is away B
-/// publishes it and, once they expire, its three HTLC-timeout
-/// transactions (anchors: fee from B's wallet). A comes back before B's
+/// publishes it and, once they expire, its HTLC-timeout transactions
+/// (anchors: aggregated into one, the fee from one coin of B's wallet). A comes back before B's
 /// delay is over and takes everything: B's `to_local` and each
 /// HTLC-timeout output with the revocation key, and its own `to_remote`
 /// — the whole channel minus fees; B is left with less than its wallet
@@ -393,11 +393,11 @@ async fn a_cheat_with_three_htlcs_loses_them_even_after_its_htlc_timeouts_confir
         }
     };
     let (a, b, id) = open_pair_with(&chain, b_sat * 1000, a_cfg.clone()).await;
-    // B's wallet pays the fees of its HTLC transactions, one confirmed
-    // coin each.
-    b.node.mine(3, None).await.unwrap();
+    // B's wallet pays the fee of its HTLC transactions: one coin for the
+    // three, aggregated.
+    b.node.mine(1, None).await.unwrap();
     mine(&a, 100).await;
-    wait_balance(&b, 150 * COIN).await;
+    wait_balance(&b, 50 * COIN).await;
     let tip = chain.tip().unwrap().height;
     until("B at the tip", || async {
         (b.node.block_height() == tip).then_some(())
@@ -466,26 +466,28 @@ async fn a_cheat_with_three_htlcs_loses_them_even_after_its_htlc_timeouts_confir
     let cheater_to_local = output_of(&revoked, b_sat - 3 * part);
     let tip = chain.tip().unwrap().height;
     mine(&b, expiry - tip).await;
-    let mut timeouts = Vec::new();
+    // One transaction times the three out (same expiry, so one lock time).
+    let timeout = spender(&chain, htlc_outputs[0]).await;
     for o in &htlc_outputs {
-        timeouts.push(spender(&chain, *o).await);
+        assert_eq!(spender(&chain, *o).await, timeout);
     }
     mine(&b, 1).await;
-    for t in &timeouts {
-        wait_confirmed(&chain, t).await;
-    }
+    wait_confirmed(&chain, &timeout).await;
     assert!(chain.spending_tx(&cheater_to_local).unwrap().is_none());
 
     // A comes back 31 blocks after the cheat (B's delay is 144).
     let a = start_in(a_dir, cfg(&chain)).await;
     let mut taken: Vec<OutPoint> = vec![cheater_to_local];
-    for t in &timeouts {
-        assert_eq!(t.input[0].previous_output.txid, cheat);
-        taken.push(OutPoint {
-            txid: t.compute_txid(),
-            vout: 0,
-        });
+    // Its output `i` pays what its input `i` timed out.
+    for (i, input) in timeout.input.iter().enumerate() {
+        if htlc_outputs.contains(&input.previous_output) {
+            taken.push(OutPoint {
+                txid: timeout.compute_txid(),
+                vout: i as u32,
+            });
+        }
     }
+    assert_eq!(taken.len(), 4);
     for (vout, out) in revoked.output.iter().enumerate() {
         let o = OutPoint {
             txid: cheat,

@@ -637,3 +637,78 @@ fn anchor_child_lifts_a_foreign_parent_to_the_target() {
     assert!(Amount::from(rich.fee) >= own);
     assert!(Amount::from(rich.fee) < fee);
 }
+
+/// BOLT 3 anchors, two HTLC transactions aggregated: the wallet funds a
+/// template of two foreign inputs (each paired with the output at its
+/// index, as `SIGHASH_SINGLE|SIGHASH_ANYONECANPAY` needs), keeps both pairs
+/// first and in order with the template's lock time and sequences, adds a
+/// confirmed coin and change after them, and pays the feerate counting
+/// the foreign witnesses it was told of.
+#[test]
+fn foreign_pairs_stay_first_and_in_order_when_funded() {
+    use bitcoin::{absolute, ScriptBuf, Sequence, TxIn, Weight, Witness};
+
+    let prevs: Vec<(bitcoin::TxOut, Weight)> = [11u8, 12]
+        .iter()
+        .map(|t| {
+            (
+                out(
+                    Amount::from_sat(40_000 + u64::from(*t)),
+                    ScriptBuf::new_p2wsh(&ScriptBuf::from_bytes(vec![*t; 4]).wscript_hash()),
+                ),
+                Weight::from_wu(400),
+            )
+        })
+        .collect();
+    let parents: Vec<Transaction> = prevs
+        .iter()
+        .enumerate()
+        .map(|(i, (o, _))| support::foreign_payment(20 + i as u8, vec![o.clone()]))
+        .collect();
+    let template = Transaction {
+        version: bitcoin::transaction::Version::TWO,
+        lock_time: absolute::LockTime::from_height(150).unwrap(),
+        input: parents
+            .iter()
+            .map(|p| TxIn {
+                previous_output: OutPoint::new(p.compute_txid(), 0),
+                script_sig: ScriptBuf::new(),
+                sequence: Sequence(1),
+                witness: Witness::new(),
+            })
+            .collect(),
+        output: vec![
+            out(Amount::from_sat(39_000), funding_script()),
+            out(Amount::from_sat(38_000), funding_script()),
+        ],
+    };
+    let (mut wallet, mut chain) = funded(1);
+    for p in &parents {
+        chain.remember(p);
+    }
+    let fee_rate = rate(2_000);
+    let signed = wallet
+        .fund_foreign_spend(&template, &prevs, fee_rate, [5; 32])
+        .unwrap();
+    let tx = &signed.tx;
+    assert_eq!(tx.lock_time, template.lock_time);
+    assert_eq!(&tx.input[..2], &template.input[..]);
+    assert_eq!(&tx.output[..2], &template.output[..]);
+    assert!(tx.input.len() >= 3 && tx.output.len() == 3);
+    assert!(wallet.is_mine(&tx.output[2].script_pubkey));
+    assert!(tx.input[2..].iter().all(|i| !i.witness.is_empty()));
+    let fee = chain.input_value(tx) - outputs_value(tx);
+    assert_eq!(fee, Amount::from(signed.fee));
+    let weight = tx.weight() + Weight::from_wu(800);
+    assert!(
+        fee >= fee_rate.fee_wu(weight).unwrap(),
+        "{fee} for {weight}"
+    );
+
+    // A template whose pairs do not match its spent outputs is refused.
+    let mut lopsided = template.clone();
+    lopsided.output.pop();
+    assert!(wallet
+        .fund_foreign_spend(&lopsided, &prevs, fee_rate, [5; 32])
+        .is_err());
+}

@@ -104,21 +104,18 @@ impl FundingWallet for WalletHandle {
     fn fund_htlc_tx(
         &self,
         template: &Transaction,
-        prev: bitcoin::TxOut,
-        satisfaction_weight: u64,
+        prevs: &[(bitcoin::TxOut, u64)],
         feerate_per_kw: u32,
         aux_rand: [u8; 32],
     ) -> Result<Transaction, String> {
         let mut wallet = self.lock().map_err(|e| e.to_string())?;
         let rate = FeeRate::from_sat_per_kwu(u64::from(feerate_per_kw));
+        let prevs: Vec<(bitcoin::TxOut, bitcoin::Weight)> = prevs
+            .iter()
+            .map(|(o, w)| (o.clone(), bitcoin::Weight::from_wu(*w)))
+            .collect();
         let signed = wallet
-            .fund_foreign_spend(
-                template,
-                prev,
-                bitcoin::Weight::from_wu(satisfaction_weight),
-                rate,
-                aux_rand,
-            )
+            .fund_foreign_spend(template, &prevs, rate, aux_rand)
             .map_err(|e| e.to_string())?;
         // Reserve its coins, so that the next HTLC transaction funded
         // before this one is broadcast does not pick them

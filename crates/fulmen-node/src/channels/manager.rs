@@ -47,15 +47,15 @@ pub trait FundingWallet: Send + Sync + 'static {
     fn release_funding(&self, txid: Txid);
     /// A fresh script of the wallet (where a closed channel pays us).
     fn new_script(&self) -> Result<ScriptBuf, String>;
-    /// Adds wallet inputs (and change) paying the fee of a zero-fee HTLC
-    /// transaction of an anchor channel at `feerate_per_kw`, signing them;
-    /// input 0 (spending `prev`, its witness weighing at most
-    /// `satisfaction_weight`) and output 0 stay first and unsigned.
+    /// Adds wallet inputs (and change) paying the fee of zero-fee HTLC
+    /// transactions of an anchor channel, aggregated in `template`, at
+    /// `feerate_per_kw`, signing them; reserves their coins. Input `i`
+    /// (spending `prevs[i].0`, its witness weighing at most `prevs[i].1`)
+    /// and output `i` of the template stay at index `i`, unsigned.
     fn fund_htlc_tx(
         &self,
         template: &Transaction,
-        prev: bitcoin::TxOut,
-        satisfaction_weight: u64,
+        prevs: &[(bitcoin::TxOut, u64)],
         feerate_per_kw: u32,
         aux_rand: [u8; 32],
     ) -> Result<Transaction, String>;

@@ -42,6 +42,7 @@
 //! | `announce` | our `channel_update`s, `announcement_signatures` and the channel and node announcements they make |
 //! | `close` | `closechannel` (mutual or forced), the close transaction confirming |
 //! | `bump` | our force-closed commitment until it confirms: rebroadcast, anchor CPFP child |
+//! | `htlc_txs` | our HTLC transactions on chain: aggregated by lock time and wallet-funded on anchor channels, rebroadcast, funded anew when stale |
 //! | `onchain` | funding spends on chain (BOLT 5): sweeps, HTLC transactions, justice, failing back |
 //! | `revoked` | the stored record of each revoked commitment of the peer |
 //! | `persist` | the [`Persister`] seam and the node's store behind it |
@@ -62,6 +63,7 @@ mod close;
 mod commands;
 pub mod crash;
 mod forward;
+mod htlc_txs;
 mod manager;
 mod mpp;
 pub mod onchain;

@@ -30,17 +30,15 @@
 //!   claims ready later go in new sweeps (never one conflicting with it),
 //!   and it is replaced (same claims, higher fee) only when its deadline
 //!   calls for a quarter more; and our pre-signed HTLC transactions
-//!   ([`htlc::finalize_htlc_tx`]; with anchors the wallet adds fee inputs
-//!   first, [`super::FundingWallet::fund_htlc_tx`]). They are
-//!   broadcast again each block until their claim's outpoint is spent in a
-//!   block. A revoked commitment is punished in the tick of the block that
+//!   ([`super::htlc_txs`]: with anchors aggregated by lock time and
+//!   funded by the wallet). They are broadcast again each block until
+//!   their claim's outpoint is spent in a block. A revoked commitment is punished in the tick of the block that
 //!   confirms it.
 //! * **Persist before reveal**: the transactions go into
 //!   `tick.broadcasts`, which leave only after the tick's commit.
 //!
 //! Our commitment before it confirms (rebroadcast, anchor CPFP) is
-//! [`super::bump`]'s. Not yet: replacing a pending sweep by a higher-fee
-//! one when the chain refuses RBF.
+//! [`super::bump`]'s.
 
 use std::collections::{HashMap, HashSet};
 
@@ -56,9 +54,9 @@ use fulmen_channel::{Channel, ChannelEvent, HtlcFailure};
 use fulmen_script::Side;
 use fulmen_types::{ChannelId, PaymentHash, PaymentPreimage};
 
+use super::htlc_txs::{send_htlc_txs, Funded, HtlcTxContext};
 use super::manager::ChannelManager;
 use super::{Broadcaster, Outbox, Persister, Tick};
-use crate::entropy::random_bytes;
 
 /// The highest feerate a sweep pays however near its deadline
 /// (200 sat/vbyte).
@@ -88,10 +86,8 @@ pub(crate) struct Watch {
     /// Our outgoing HTLCs (ids) already failed back.
     failed: HashSet<u64>,
     /// Our HTLC transactions of an anchor channel, once funded by the
-    /// wallet, by the claim they spend, with the height they were funded
-    /// at: broadcast again as the same bytes, funded anew (coins released)
-    /// if still unconfirmed [`REFUND_AFTER_BLOCKS`] later.
-    funded: HashMap<OutPoint, (Transaction, u32)>,
+    /// wallet, by the claim they spend ([`super::htlc_txs`]).
+    funded: Funded,
     /// Claims whose outpoint is not spent yet, with the height of the
     /// block holding their output.
     pending: Vec<(Claim, u32)>,
@@ -602,67 +598,16 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                         Err(e) => tracing::warn!(channel = %id, error = %e, "cannot build a sweep"),
                     }
                 }
-                for c in plan.second_stage {
-                    let Some(stage) = htlc::second_stage(&c) else {
-                        continue;
-                    };
-                    let template = if stage.channel_type.has_anchors() {
-                        // Zero fee: the wallet adds inputs (and change); the
-                        // same bytes are broadcast again each block.
-                        match w.funded.get(&c.outpoint) {
-                            Some((tx, at)) if height < at.saturating_add(REFUND_AFTER_BLOCKS) => {
-                                tick.broadcasts.push((Some(id), tx.clone()));
-                                continue;
-                            }
-                            Some((tx, _)) => {
-                                // Refused or stuck (its coins spent elsewhere):
-                                // release its coins and fund it anew.
-                                tracing::warn!(channel = %id, txid = %tx.compute_txid(), "our funded HTLC transaction is still unconfirmed: funding it anew");
-                                self.svc.wallet.release_funding(tx.compute_txid());
-                                w.funded.remove(&c.outpoint);
-                            }
-                            None => {}
-                        }
-                        let prev = bitcoin::TxOut {
-                            value: bitcoin::Amount::from_sat(c.value.0),
-                            script_pubkey: c.script_pubkey.clone(),
-                        };
-                        let aux = match random_bytes::<32>(self.svc.entropy.as_ref()) {
-                            Ok(a) => *a,
-                            Err(_) => {
-                                tracing::error!(channel = %id, "no entropy to fund an HTLC transaction");
-                                continue;
-                            }
-                        };
-                        let weight = htlc::max_witness_weight(&c);
-                        match self
-                            .svc
-                            .wallet
-                            .fund_htlc_tx(&stage.tx, prev, weight, feerate, aux)
-                        {
-                            Ok(tx) => tx,
-                            Err(e) => {
-                                tracing::warn!(channel = %id, outpoint = %c.outpoint, error = %e, "cannot fund our HTLC transaction from the wallet: retrying next block");
-                                continue;
-                            }
-                        }
-                    } else {
-                        stage.tx.clone()
-                    };
-                    match htlc::finalize_htlc_tx(&c, template, &signer, &preimages) {
-                        Ok(tx) => {
-                            tracing::info!(channel = %id, txid = %tx.compute_txid(), inputs = tx.input.len(), "broadcasting our HTLC transaction");
-                            if stage.channel_type.has_anchors() {
-                                w.funded.insert(c.outpoint, (tx.clone(), height));
-                            }
-                            tick.broadcasts.push((Some(id), tx));
-                        }
-                        Err(OnchainError::MissingPreimageError { .. }) => {}
-                        Err(e) => {
-                            tracing::warn!(channel = %id, error = %e, "cannot finalise an HTLC transaction")
-                        }
-                    }
-                }
+                let cx = HtlcTxContext {
+                    id,
+                    height,
+                    feerate_per_kw: feerate,
+                    signer: &signer,
+                    preimages: &preimages,
+                    wallet: self.svc.wallet.as_ref(),
+                    entropy: self.svc.entropy.as_ref(),
+                };
+                send_htlc_txs(&cx, plan.second_stage, &mut w.funded, tick);
                 for c in plan.uneconomical.iter().chain(&plan.anchors) {
                     if w.warned.insert(c.outpoint) {
                         tracing::info!(channel = %id, outpoint = %c.outpoint, value = %c.value, "output left unswept (uneconomical, or an anchor)");

@@ -66,8 +66,7 @@ impl FundingWallet for NoWallet {
     fn fund_htlc_tx(
         &self,
         _: &Transaction,
-        _: bitcoin::TxOut,
-        _: u64,
+        _: &[(bitcoin::TxOut, u64)],
         _: u32,
         _: [u8; 32],
     ) -> Result<Transaction, String> {

@@ -173,61 +173,63 @@ impl OnchainWallet {
         self.sign_and_commit(psbt)
     }
 
-    /// Adds the fee of a zero-fee transaction spending a foreign output:
-    /// an HTLC-success or HTLC-timeout transaction of an anchor channel
-    /// (BOLT 3: the peer signed its input with
+    /// Adds the fee of a zero-fee transaction spending foreign outputs:
+    /// HTLC-success or HTLC-timeout transactions of an anchor channel, one
+    /// or several aggregated (BOLT 3: the peer signed each input with
     /// `SIGHASH_SINGLE|SIGHASH_ANYONECANPAY`, so inputs and outputs may be
-    /// added after the first ones).
+    /// added after the pairs it signed).
     ///
-    /// `template` has one input (the foreign output `prev`, whose witness
-    /// will weigh at most `satisfaction_weight`) and one output. The result
-    /// keeps them first, with the template's version, `nLockTime` and input
-    /// sequence, adds wallet coins (confirmed only) and a change output so
-    /// that the whole transaction pays `fee_rate`, and signs the wallet's
-    /// inputs; input 0 is left for the caller to sign and finalise. Not
-    /// recorded in the wallet (apply it on broadcast).
+    /// `template` has one input per foreign output, spending `prevs[i].0`
+    /// (whose witness will weigh at most `prevs[i].1`), and as many
+    /// outputs, output `i` paired with input `i`. The result keeps those
+    /// pairs first and in order, with the template's version, `nLockTime`
+    /// and input sequences, adds wallet coins (confirmed only) and a change
+    /// output so that the whole transaction pays `fee_rate`, and signs the
+    /// wallet's inputs; the foreign inputs are left for the caller to sign
+    /// and finalise. Not recorded in the wallet (apply it on broadcast).
     pub fn fund_foreign_spend(
         &mut self,
         template: &bitcoin::Transaction,
-        prev: bitcoin::TxOut,
-        satisfaction_weight: bitcoin::Weight,
+        prevs: &[(bitcoin::TxOut, bitcoin::Weight)],
         fee_rate: FeeRate,
         aux_rand: [u8; 32],
     ) -> Result<SignedTx, OnchainError> {
         check_fee_rate(fee_rate)?;
-        let (Some(input), Some(output), 1, 1) = (
-            template.input.first(),
-            template.output.first(),
-            template.input.len(),
-            template.output.len(),
-        ) else {
+        let n = template.input.len();
+        if n == 0 || template.output.len() != n || prevs.len() != n {
             return Err(OnchainError::PaymentOutputMissing);
-        };
-        let foreign = bitcoin::psbt::Input {
-            witness_utxo: Some(prev),
-            ..Default::default()
-        };
+        }
         let mut rng = StdRng::from_seed(aux_rand);
         let mut builder = self.wallet.build_tx();
+        for (input, (prev, weight)) in template.input.iter().zip(prevs) {
+            let foreign = bitcoin::psbt::Input {
+                witness_utxo: Some(prev.clone()),
+                ..Default::default()
+            };
+            builder
+                .add_foreign_utxo_with_sequence(
+                    input.previous_output,
+                    foreign,
+                    *weight,
+                    input.sequence,
+                )
+                .map_err(|_| OnchainError::NotOurOutput {
+                    outpoint: input.previous_output,
+                })?;
+        }
+        for output in &template.output {
+            builder.add_recipient(output.script_pubkey.clone(), output.value);
+        }
         builder
-            .add_foreign_utxo_with_sequence(
-                input.previous_output,
-                foreign,
-                satisfaction_weight,
-                input.sequence,
-            )
-            .map_err(|_| OnchainError::NotOurOutput {
-                outpoint: input.previous_output,
-            })?
             .only_witness_utxo()
-            .add_recipient(output.script_pubkey.clone(), output.value)
             .ordering(bdk_wallet::TxOrdering::Untouched)
             .nlocktime(template.lock_time)
             .version(template.version.0)
             .exclude_unconfirmed()
             .fee_rate(fee_rate);
         let psbt = builder.finish_with_aux_rand(&mut rng)?;
-        self.sign_all_but_foreign(psbt, input.previous_output, Some(output))
+        let inputs: Vec<OutPoint> = template.input.iter().map(|i| i.previous_output).collect();
+        self.sign_all_but_foreign(psbt, &inputs, &template.output)
     }
 
     /// Builds and signs a child spending `anchor` (an anchor output of the
@@ -296,7 +298,7 @@ impl OnchainWallet {
             }
             psbt = build(Fee::Absolute(total), &mut rng)?;
         }
-        self.sign_all_but_foreign(psbt, anchor, None)
+        self.sign_all_but_foreign(psbt, &[anchor], &[])
     }
 
     /// Moves the foreign input `first_in` (and `first_out`, if given) to
@@ -305,41 +307,46 @@ impl OnchainWallet {
     fn sign_all_but_foreign(
         &mut self,
         mut psbt: Psbt,
-        first_in: OutPoint,
-        first_out: Option<&bitcoin::TxOut>,
+        foreign_in: &[OutPoint],
+        foreign_out: &[bitcoin::TxOut],
     ) -> Result<SignedTx, OnchainError> {
-        // SIGHASH_SINGLE pairs input 0 with output 0: move them first if
-        // coin selection put them elsewhere.
-        let pos = psbt
-            .unsigned_tx
-            .input
-            .iter()
-            .position(|i| i.previous_output == first_in)
-            .ok_or(OnchainError::PaymentOutputMissing)?;
-        psbt.unsigned_tx.input.swap(0, pos);
-        psbt.inputs.swap(0, pos);
-        if let Some(output) = first_out {
+        // SIGHASH_SINGLE pairs input i with output i: put the foreign ones
+        // first, in order, wherever coin selection left them.
+        for (k, outpoint) in foreign_in.iter().enumerate() {
+            let pos = psbt
+                .unsigned_tx
+                .input
+                .iter()
+                .skip(k)
+                .position(|i| i.previous_output == *outpoint)
+                .ok_or(OnchainError::PaymentOutputMissing)?;
+            psbt.unsigned_tx.input.swap(k, k + pos);
+            psbt.inputs.swap(k, k + pos);
+        }
+        for (k, output) in foreign_out.iter().enumerate() {
             let pos = psbt
                 .unsigned_tx
                 .output
                 .iter()
+                .skip(k)
                 .position(|o| o == output)
                 .ok_or(OnchainError::PaymentOutputMissing)?;
-            psbt.unsigned_tx.output.swap(0, pos);
-            psbt.outputs.swap(0, pos);
+            psbt.unsigned_tx.output.swap(k, k + pos);
+            psbt.outputs.swap(k, k + pos);
         }
         self.persist()?;
         let sign = SignOptions {
             trust_witness_utxo: true,
             ..SignOptions::default()
         };
-        // Not finalised as a whole: input 0 is the caller's.
+        // Not finalised as a whole: the foreign inputs are the caller's.
         self.wallet
             .sign(&mut psbt, sign)
             .map_err(|e| OnchainError::Sign(Box::new(e)))?;
         let fee = psbt.fee().map_err(|e| OnchainError::Psbt(Box::new(e)))?;
         let mut tx = psbt.unsigned_tx.clone();
-        for (txin, pin) in tx.input.iter_mut().zip(&psbt.inputs).skip(1) {
+        let foreign = foreign_in.len();
+        for (txin, pin) in tx.input.iter_mut().zip(&psbt.inputs).skip(foreign) {
             match &pin.final_script_witness {
                 Some(w) => txin.witness = w.clone(),
                 None => return Err(OnchainError::NotFullySigned),

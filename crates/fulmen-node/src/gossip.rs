@@ -8,7 +8,8 @@
 //! | `channel_update`, `node_announcement` | signature, newer timestamp, known channel/node (the graph's checks); a peer's `channel_update`s rate-limited per channel direction ([`GossipConfig::update_burst`]) |
 //! | `gossip_timestamp_filter` | the peer wants gossip: what the gossip store holds in its range is sent, and later relays |
 //! | `query_channel_range` / `query_short_channel_ids` | answered from the graph (ids) and the gossip store (messages; uncompressed encoding) |
-//! | a peer connects | we send `gossip_timestamp_filter` (everything) if it supports `gossip_queries`; otherwise it gets our whole graph and every relay |
+//! | a peer connects | if it supports `gossip_queries`: the first such peer of the run syncs us by range queries ([`sync`]) and gets a `gossip_timestamp_filter` from now on; the others a filter for everything; a peer without `gossip_queries` gets our whole graph and every relay |
+//! | `reply_channel_range` / `reply_short_channel_ids_end` | from the peer we sync with: the channels we lack or hold older updates of are asked for, one query at a time |
 //! | a block | channels whose funding output it spends leave the graph; stale channels are pruned every 144 blocks |
 //!
 //! Accepted messages are relayed in a batch every
@@ -26,6 +27,7 @@
 
 mod limit;
 mod store;
+mod sync;
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
@@ -263,6 +265,8 @@ pub(crate) fn spawn(
         local: HashSet::new(),
         node_stamp: 0,
         limiter,
+        sync: None,
+        synced: false,
     };
     std::thread::Builder::new()
         .name("fulmen-gossip".into())
@@ -316,6 +320,10 @@ struct Gossip {
     node_stamp: u32,
     /// Peers' `channel_update`s per channel direction.
     limiter: limit::UpdateLimiter,
+    /// Our range sync in progress, if any.
+    sync: Option<sync::RangeSync>,
+    /// A range sync ran to its end in this run.
+    synced: bool,
 }
 
 impl Gossip {
@@ -337,11 +345,22 @@ impl Gossip {
                 let state = self.peers.entry(node_id).or_default();
                 state.wants |= !queries;
                 if queries {
+                    // The first such peer syncs us by range queries and
+                    // sends only what is new; the others everything.
+                    let first_timestamp = if self.sync.is_none() && !self.synced {
+                        let (sync, query) = sync::RangeSync::start(node_id, self.chain_hash());
+                        tracing::info!(peer = %node_id, "gossip sync by range queries");
+                        self.sync = Some(sync);
+                        self.send(&node_id, query);
+                        u32::try_from(self.now()).unwrap_or(u32::MAX)
+                    } else {
+                        0
+                    };
                     self.send(
                         &node_id,
                         Message::GossipTimestampFilter(GossipTimestampFilter {
                             chain_hash: self.chain_hash(),
-                            first_timestamp: 0,
+                            first_timestamp,
                             timestamp_range: u32::MAX,
                             unknown_tlvs: Vec::new(),
                         }),
@@ -352,6 +371,10 @@ impl Gossip {
             }
             GossipInput::PeerDisconnected { node_id } => {
                 self.peers.remove(&node_id);
+                if self.sync.as_ref().is_some_and(|s| s.peer() == node_id) {
+                    tracing::info!(peer = %node_id, "gossip sync peer gone: the next peer syncs us");
+                    self.sync = None;
+                }
             }
             GossipInput::LocalChannel {
                 announcement,
@@ -401,6 +424,7 @@ impl Gossip {
             Message::QueryChannelRange(q) => self.on_query_channel_range(peer, &q),
             Message::QueryShortChannelIds(q) => self.on_query_scids(peer, &q),
             Message::ReplyChannelRange(r) => self.on_reply_channel_range(peer, &r),
+            Message::ReplyShortChannelIdsEnd(_) => self.on_reply_scids_end(peer),
             _ => {}
         }
     }
@@ -653,10 +677,51 @@ impl Gossip {
         );
     }
 
-    /// A reply to a query we never send: ignored (we sync with
-    /// `gossip_timestamp_filter`).
-    fn on_reply_channel_range(&mut self, peer: NodeId, _r: &ReplyChannelRange) {
-        tracing::trace!(%peer, "unsolicited reply_channel_range ignored");
+    /// A reply to our `query_channel_range`: the channels we lack, or
+    /// whose updates the peer has newer, are asked for. From any other
+    /// peer: ignored.
+    fn on_reply_channel_range(&mut self, peer: NodeId, r: &ReplyChannelRange) {
+        let Some(sync) = self.sync.as_mut().filter(|s| s.peer() == peer) else {
+            tracing::trace!(%peer, "unsolicited reply_channel_range ignored");
+            return;
+        };
+        let Ok(g) = self.graph.read() else {
+            return;
+        };
+        let next = sync.on_reply_range(r, |scid, stamps| match g.channel(scid) {
+            None => true,
+            Some(c) => stamps.is_some_and(|t| {
+                let ours = |p: Option<u32>| p.unwrap_or(0);
+                t.node_1 > ours(c.one_to_two.as_ref().map(|p| p.timestamp))
+                    || t.node_2 > ours(c.two_to_one.as_ref().map(|p| p.timestamp))
+            }),
+        });
+        drop(g);
+        if let Some(query) = next {
+            self.send(&peer, query);
+        }
+        self.sync_progress();
+    }
+
+    /// The end of the answer to our `query_short_channel_ids`: the next
+    /// one, if any is left.
+    fn on_reply_scids_end(&mut self, peer: NodeId) {
+        let Some(sync) = self.sync.as_mut().filter(|s| s.peer() == peer) else {
+            return;
+        };
+        if let Some(query) = sync.on_reply_end() {
+            self.send(&peer, query);
+        }
+        self.sync_progress();
+    }
+
+    /// Ends the sync once everything was asked for and answered.
+    fn sync_progress(&mut self) {
+        if let Some(s) = self.sync.as_ref().filter(|s| s.finished()) {
+            tracing::info!(peer = %s.peer(), channels = s.asked(), "gossip sync by range queries done");
+            self.sync = None;
+            self.synced = true;
+        }
     }
 
     /// Sends the stored gossip in `[first, first + range)` to a peer: each

@@ -504,3 +504,93 @@ async fn a_peer_flooding_invalid_gossip_is_disconnected_and_the_node_serves_on()
     still_serves(&node).await;
     node.stop().await;
 }
+
+/// BOLT 7 initial sync by range queries: the node asks its first peer
+/// with `gossip_queries` for the channels of every block (with update
+/// timestamps) and for gossip from now on only; it then asks for the
+/// channels the reply lists that it lacks, and stops once
+/// `reply_short_channel_ids_end` answered. A second peer is not asked for
+/// ranges and gets a filter for everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_syncs_its_graph_from_its_first_peer_by_range_queries() {
+    use fulmen_types::ShortChannelId;
+    use fulmen_wire::{ReplyChannelRange, ReplyShortChannelIdsEnd};
+
+    let node = start_node(None, fast_peers()).await;
+    let mut peer = RawPeer::connect(node.addr(), node.id()).await;
+    let (mut query, mut filter) = (None, None);
+    while query.is_none() || filter.is_none() {
+        match peer.recv_any().await.unwrap() {
+            Message::QueryChannelRange(q) => query = Some(q),
+            Message::GossipTimestampFilter(f) => filter = Some(f),
+            Message::Ping(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    let (query, filter) = (query.unwrap(), filter.unwrap());
+    assert_eq!(query.chain_hash, chain_hash(Network::Regtest));
+    assert_eq!(
+        (query.first_blocknum, query.number_of_blocks),
+        (0, u32::MAX)
+    );
+    assert_eq!(query.query_option, Some(1), "timestamps asked for");
+    assert!(filter.first_timestamp > 1_700_000_000, "{filter:?}");
+
+    let wanted = vec![ShortChannelId(700 << 40), ShortChannelId(701 << 40)];
+    let reply = |first: u32, number: u32, scids: Vec<ShortChannelId>| {
+        Message::ReplyChannelRange(ReplyChannelRange {
+            chain_hash: query.chain_hash,
+            first_blocknum: first,
+            number_of_blocks: number,
+            sync_complete: 1,
+            short_channel_ids: scids,
+            timestamps: None,
+            checksums: None,
+            unknown_tlvs: Vec::new(),
+        })
+    };
+    peer.send(&reply(0, 701, vec![wanted[0]])).await;
+    peer.send(&reply(701, u32::MAX - 701, vec![wanted[1]]))
+        .await;
+    let asked = loop {
+        match peer.recv_any().await.unwrap() {
+            Message::QueryShortChannelIds(q) => break q,
+            Message::Ping(_) => {}
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(asked.short_channel_ids, wanted);
+    peer.send(&Message::ReplyShortChannelIdsEnd(ReplyShortChannelIdsEnd {
+        chain_hash: query.chain_hash,
+        full_information: 1,
+        unknown_tlvs: Vec::new(),
+    }))
+    .await;
+    // Nothing more is asked: the next answer is the pong.
+    peer.send(&Message::Ping(Ping {
+        num_pong_bytes: 1,
+        ignored: vec![],
+        unknown_tlvs: vec![],
+    }))
+    .await;
+    loop {
+        match peer.recv_any().await.unwrap() {
+            Message::Pong(_) => break,
+            Message::Ping(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    let mut second = RawPeer::connect(node.addr(), node.id()).await;
+    loop {
+        match second.recv_any().await.unwrap() {
+            Message::GossipTimestampFilter(f) => {
+                assert_eq!(f.first_timestamp, 0);
+                break;
+            }
+            Message::Ping(_) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    node.stop().await;
+}

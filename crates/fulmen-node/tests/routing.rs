@@ -351,6 +351,38 @@ async fn the_graph_is_reloaded_from_the_gossip_store_at_restart() {
     a.stop().await;
 }
 
+/// BOLT 7 initial sync: a node joining after the channel was announced
+/// learns it (announcement, both updates) from its first peer by range
+/// queries, its timestamp filter asking only for what is newer than its
+/// arrival.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_joining_later_learns_the_graph_by_range_queries() {
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let mut a = node(&chain, 1_000, 0, 40).await;
+    let b = node(&chain, 1_000, 0, 40).await;
+    fund(&[&a]).await;
+    wait_synced(&mut a, 101).await;
+    open(&a, &b, 10_000_000, 0).await;
+    a.node.mine(6, Some(burn_address())).await.unwrap();
+    wait_graph(&mut a, 1).await;
+    let mut d = node(&chain, 1_000, 0, 40).await;
+    wait_synced(&mut d, 107).await;
+    d.node.connect(&target(&a)).await.unwrap();
+    wait_graph(&mut d, 1).await;
+    {
+        let g = d.node.network_graph();
+        let g = g.read().unwrap();
+        let scid = g.channel_ids().next().unwrap();
+        assert_eq!(
+            g.channel(scid),
+            a.node.network_graph().read().unwrap().channel(scid)
+        );
+    }
+    for n in [a, b, d] {
+        n.stop().await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_forwarding_node_refuses_onions_that_break_its_policy_with_the_right_code() {
     use fulmen_graph::router::{Route, RouteHop};

@@ -216,13 +216,16 @@ impl RawPeer {
     }
 
     /// The next message that is not gossip (the node asks every peer that
-    /// supports `gossip_queries` for gossip right after `init`; these tests
-    /// look at other things), or `None` once the node closed the
+    /// supports `gossip_queries` for gossip right after `init`, and its
+    /// first such peer for the channels it has by range queries; these
+    /// tests look at other things), or `None` once the node closed the
     /// connection.
     pub async fn recv(&mut self) -> Option<Message> {
         loop {
             match self.recv_any().await? {
                 Message::GossipTimestampFilter(_)
+                | Message::QueryChannelRange(_)
+                | Message::QueryShortChannelIds(_)
                 | Message::ChannelAnnouncement(_)
                 | Message::ChannelUpdate(_)
                 | Message::NodeAnnouncement(_) => continue,

@@ -11,7 +11,7 @@ mod common;
 
 use bitcoin::{Amount, OutPoint};
 use common::*;
-use fulmen_chain::{BlockReject, BroadcastError, ChainSource, MineError, TxReject};
+use fulmen_chain::{BlockReject, ChainSource, MineError, TxReject};
 
 const LOCKED: Amount = Amount::from_sat(100_000);
 
@@ -34,13 +34,6 @@ fn fund(
         },
         height,
     )
-}
-
-fn rejected(r: Result<impl std::fmt::Debug, BroadcastError>) -> TxReject {
-    match r {
-        Err(BroadcastError::Rejected(reason)) => reason,
-        other => panic!("expected a rejection, got {other:?}"),
-    }
 }
 
 #[test]

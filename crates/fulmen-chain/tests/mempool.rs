@@ -13,14 +13,7 @@ mod common;
 use bitcoin::{Amount, OutPoint, TxOut, Witness};
 use common::*;
 use fulmen_chain::error::{NonStandard, ScriptPolicy};
-use fulmen_chain::{BlockReject, BroadcastError, ChainSource, MineError, TxReject, TxStatus};
-
-fn rejected(r: Result<impl std::fmt::Debug, BroadcastError>) -> TxReject {
-    match r {
-        Err(BroadcastError::Rejected(reason)) => reason,
-        other => panic!("expected a rejection, got {other:?}"),
-    }
-}
+use fulmen_chain::{BlockReject, ChainSource, MineError, TxReject, TxStatus};
 
 fn block_reject(r: Result<bitcoin::BlockHash, MineError>) -> BlockReject {
     match r {

@@ -14,14 +14,7 @@ use bitcoin::{Amount, OutPoint, Transaction, TxOut};
 use common::*;
 use fulmen_chain::embedded::policy::min_fee;
 use fulmen_chain::embedded::replace::MAX_REPLACEMENT_EVICTIONS;
-use fulmen_chain::{BroadcastError, ChainSource, EmbeddedChain, TxReject, TxStatus};
-
-fn rejected(r: Result<impl std::fmt::Debug, BroadcastError>) -> TxReject {
-    match r {
-        Err(BroadcastError::Rejected(reason)) => reason,
-        other => panic!("expected a rejection, got {other:?}"),
-    }
-}
+use fulmen_chain::{ChainSource, EmbeddedChain, TxReject, TxStatus};
 
 /// `w` spends `prev` to a burn output, paying `fee`.
 fn burn_with_fee(w: &Wallet, prev: (OutPoint, Amount), fee: u64) -> Transaction {

@@ -29,7 +29,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use fulmen_graph::synthetic::{SplitMix64, SyntheticGraph, SyntheticParams};
+use fulmen_graph::synthetic::{SyntheticGraph, SyntheticParams};
 use fulmen_graph::{
     find_mpp_route, find_route, Exclusions, NetworkGraph, ProbabilisticScorer, RouteParams,
     ScorerParams,
@@ -79,7 +79,7 @@ fn pct(sorted: &[Duration], p: usize) -> f64 {
 
 struct Setup {
     graph: NetworkGraph,
-    nodes: Vec<NodeId>,
+    synthetic: SyntheticGraph,
     scorer: ProbabilisticScorer,
 }
 
@@ -103,25 +103,11 @@ fn setup() -> Setup {
             "NOT met"
         }
     );
-    let nodes = synthetic.node_ids.clone();
     Setup {
         graph,
-        nodes,
+        synthetic,
         scorer: ProbabilisticScorer::new(ScorerParams::default()),
     }
-}
-
-fn pairs(nodes: &[NodeId], n: usize, seed: u64) -> Vec<(NodeId, NodeId)> {
-    let mut rng = SplitMix64::new(seed);
-    (0..n)
-        .map(|_| loop {
-            let a = nodes[rng.below(nodes.len() as u64) as usize];
-            let b = nodes[rng.below(nodes.len() as u64) as usize];
-            if a != b {
-                break (a, b);
-            }
-        })
-        .collect()
 }
 
 fn single(s: &Setup, from: &NodeId, to: &NodeId, sat: u64) -> bool {
@@ -155,7 +141,7 @@ fn mpp_parts(s: &Setup, from: &NodeId, to: &NodeId, sat: u64) -> Option<usize> {
 
 /// A pair and amount that needs more than one part.
 fn mpp_case(s: &Setup) -> Option<(NodeId, NodeId, u64)> {
-    for (a, b) in pairs(&s.nodes, 400, 7) {
+    for (a, b) in s.synthetic.random_pairs(400, 7) {
         for sat in [20_000_000u64, 50_000_000, 100_000_000] {
             if !single(s, &a, &b, sat) && mpp_parts(s, &a, &b, sat).is_some_and(|n| n > 1) {
                 return Some((a, b, sat));
@@ -167,7 +153,7 @@ fn mpp_case(s: &Setup) -> Option<(NodeId, NodeId, u64)> {
 
 fn bench(c: &mut Criterion) {
     let s = setup();
-    let route_pairs = pairs(&s.nodes, 200, 1);
+    let route_pairs = s.synthetic.random_pairs(200, 1);
     let mut times = Vec::new();
     let mut failed = 0;
     for (a, b) in &route_pairs {

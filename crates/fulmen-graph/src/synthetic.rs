@@ -461,6 +461,27 @@ impl SyntheticGraph {
         test_chain()
     }
 
+    /// `n` pairs of distinct nodes drawn from `seed`: the same pairs for
+    /// every benchmark that compares routers on this graph.
+    pub fn random_pairs(&self, n: usize, seed: u64) -> Vec<(NodeId, NodeId)> {
+        let mut rng = SplitMix64::new(seed);
+        let count = self.node_ids.len() as u64;
+        let mut out = Vec::with_capacity(n);
+        if count < 2 {
+            return out;
+        }
+        while out.len() < n {
+            let a = self.node_ids.get(rng.below(count) as usize);
+            let b = self.node_ids.get(rng.below(count) as usize);
+            if let (Some(a), Some(b)) = (a, b) {
+                if a != b {
+                    out.push((*a, *b));
+                }
+            }
+        }
+        out
+    }
+
     /// The number of channels of each node, by node index.
     pub fn degrees(&self) -> Vec<u32> {
         let mut d = vec![0u32; self.node_ids.len()];

@@ -29,9 +29,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use bitcoin::constants::ChainHash;
 use bitcoin::secp256k1::PublicKey;
 use bitcoin::Network;
-use fulmen_graph::synthetic::{SplitMix64, SyntheticGraph, SyntheticParams};
+use fulmen_graph::synthetic::{SyntheticGraph, SyntheticParams};
 use fulmen_graph::{find_route, Exclusions, ProbabilisticScorer, RouteParams, ScorerParams};
-use fulmen_types::{Msat, NodeId};
+use fulmen_types::Msat;
 use ldk_node::lightning::routing::gossip::{NetworkGraph, NodeId as LdkNodeId};
 use ldk_node::lightning::routing::router::{self, PaymentParameters, RouteParameters};
 use ldk_node::lightning::routing::scoring::{
@@ -61,20 +61,6 @@ fn params() -> SyntheticParams {
     } else {
         SyntheticParams::scaled(42, 750, 3000)
     }
-}
-
-/// The pairs of `fulmen-graph`'s `route` bench (same seed, same draws).
-fn pairs(nodes: &[NodeId], n: usize, seed: u64) -> Vec<(NodeId, NodeId)> {
-    let mut rng = SplitMix64::new(seed);
-    (0..n)
-        .map(|_| loop {
-            let a = nodes[rng.below(nodes.len() as u64) as usize];
-            let b = nodes[rng.below(nodes.len() as u64) as usize];
-            if a != b {
-                break (a, b);
-            }
-        })
-        .collect()
 }
 
 /// LDK's graph of `s`.
@@ -136,7 +122,7 @@ fn main() {
     );
     let ldk_fees = ProbabilisticScoringFeeParameters::default();
     let scorer = ProbabilisticScorer::new(ScorerParams::default());
-    let route_pairs = pairs(&synthetic.node_ids, 200, 1);
+    let route_pairs = synthetic.random_pairs(200, 1);
 
     // Each router over all the pairs in turn (interleaving them would let
     // one evict the other's graph from the caches).

@@ -248,6 +248,18 @@ async fn taken_by_a(
     got
 }
 
+/// A's justice transaction takes the cheater's `to_local` of `revoked`
+/// and confirms; returns what A took in all ([`taken_by_a`]), the whole
+/// channel minus fees.
+async fn punished(chain: &EmbeddedChain, a: &TestNode, revoked: &Transaction) -> u64 {
+    let justice = spender(chain, output_of(revoked, 300_000)).await;
+    mine(a, 1).await;
+    wait_confirmed(chain, &justice).await;
+    let a_got = taken_by_a(chain, a, revoked, &justice).await;
+    assert!(a_got > CHANNEL - FEES && a_got < CHANNEL, "{a_got}");
+    a_got
+}
+
 /// BOLT 5 "Revoked Transaction Close Handling": B restores an old copy of
 /// its data directory (when it had 300,000 sat instead of 100,000) and
 /// publishes that revoked commitment while A is offline. A restarts after
@@ -262,19 +274,13 @@ async fn punished_after_restart(estimates: bool) {
     // A goes away; B restores the old state and publishes it.
     let a_dir = a.stop_keep().await;
     let (b, revoked) = cheat(&chain, b, id, &old).await;
-    let cheater_to_local = output_of(&revoked, 300_000);
     chain.set_fee_estimates(estimates).unwrap();
 
-    // A comes back: the justice transaction takes everything.
-    let a = start_in(a_dir, cfg(&chain)).await;
-    let justice = spender(&chain, cheater_to_local).await;
-    assert_ne!(justice.compute_txid(), revoked.compute_txid());
-    mine(&a, 1).await;
-    wait_confirmed(&chain, &justice).await;
-    // A's own to_remote on the cheater's commitment (its 700,000 minus the
+    // A comes back: the justice transaction takes everything; A's own
+    // to_remote on the cheater's commitment (its 700,000 minus the
     // commitment fee and anchors) is swept too.
-    let a_got = taken_by_a(&chain, &a, &revoked, &justice).await;
-    assert!(a_got > CHANNEL - FEES && a_got < CHANNEL, "{a_got}");
+    let a = start_in(a_dir, cfg(&chain)).await;
+    let a_got = punished(&chain, &a, &revoked).await;
     wait_balance(&a, a_before + a_got).await;
     assert_eq!(confirmed(&b).await, 0, "the cheater gets nothing");
     a.stop().await;
@@ -320,11 +326,7 @@ async fn a_revoked_commitment_is_punished_at_once_and_again_after_a_reorg() {
     wait_confirmed(&chain, &revoked).await;
     // Rebuilt after the reorg (another destination, maybe split):
     // whichever takes the cheater's output, it pays A.
-    let justice = spender(&chain, cheater_to_local).await;
-    mine(&a, 1).await;
-    wait_confirmed(&chain, &justice).await;
-    let a_got = taken_by_a(&chain, &a, &revoked, &justice).await;
-    assert!(a_got > CHANNEL - FEES && a_got < CHANNEL, "{a_got}");
+    let a_got = punished(&chain, &a, &revoked).await;
     wait_balance(&a, a_before + a_got).await;
     assert_eq!(confirmed(&b).await, 0, "the cheater gets nothing");
     a.stop().await;
@@ -342,11 +344,7 @@ async fn a_punishment_survives_a_reorg_six_blocks_deep() {
     let (a, b, id, old, a_before) = revoked_copy(&chain).await;
     let (b, revoked) = cheat(&chain, b, id, &old).await;
     let cheat_block = chain.tip().unwrap();
-    let cheater_to_local = output_of(&revoked, 300_000);
-    let justice = spender(&chain, cheater_to_local).await;
-    mine(&a, 1).await;
-    wait_confirmed(&chain, &justice).await;
-    let a_got = taken_by_a(&chain, &a, &revoked, &justice).await;
+    let a_got = punished(&chain, &a, &revoked).await;
     mine(&a, 6).await;
     wait_balance(&a, a_before + a_got).await;
 
@@ -357,11 +355,7 @@ async fn a_punishment_survives_a_reorg_six_blocks_deep() {
     wait_balance(&a, a_before).await;
     mine(&a, depth + 1).await;
     wait_confirmed(&chain, &revoked).await;
-    let justice = spender(&chain, cheater_to_local).await;
-    mine(&a, 1).await;
-    wait_confirmed(&chain, &justice).await;
-    let a_got = taken_by_a(&chain, &a, &revoked, &justice).await;
-    assert!(a_got > CHANNEL - FEES && a_got < CHANNEL, "{a_got}");
+    let a_got = punished(&chain, &a, &revoked).await;
     wait_balance(&a, a_before + a_got).await;
     assert_eq!(confirmed(&b).await, 0, "the cheater gets nothing");
     a.stop().await;

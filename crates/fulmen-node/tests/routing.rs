@@ -318,16 +318,22 @@ async fn a_payment_too_large_for_one_path_is_split_over_two() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_graph_is_reloaded_from_the_gossip_store_at_restart() {
-    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
-    let mut a = node(&chain, 1_000, 0, 40).await;
-    let b = node(&chain, 1_000, 0, 40).await;
+/// A and B with an announced channel A → B, in A's graph.
+async fn announced_pair(chain: &EmbeddedChain) -> (TestNode, TestNode) {
+    let mut a = node(chain, 1_000, 0, 40).await;
+    let b = node(chain, 1_000, 0, 40).await;
     fund(&[&a]).await;
     wait_synced(&mut a, 101).await;
     open(&a, &b, 10_000_000, 0).await;
     a.node.mine(6, Some(burn_address())).await.unwrap();
     wait_graph(&mut a, 1).await;
+    (a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_graph_is_reloaded_from_the_gossip_store_at_restart() {
+    let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
+    let (a, b) = announced_pair(&chain).await;
     let before = {
         let g = a.node.network_graph();
         let g = g.read().unwrap();
@@ -358,13 +364,7 @@ async fn the_graph_is_reloaded_from_the_gossip_store_at_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_joining_later_learns_the_graph_by_range_queries() {
     let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
-    let mut a = node(&chain, 1_000, 0, 40).await;
-    let b = node(&chain, 1_000, 0, 40).await;
-    fund(&[&a]).await;
-    wait_synced(&mut a, 101).await;
-    open(&a, &b, 10_000_000, 0).await;
-    a.node.mine(6, Some(burn_address())).await.unwrap();
-    wait_graph(&mut a, 1).await;
+    let (a, b) = announced_pair(&chain).await;
     let mut d = node(&chain, 1_000, 0, 40).await;
     wait_synced(&mut d, 107).await;
     d.node.connect(&target(&a)).await.unwrap();

@@ -17,7 +17,7 @@ use bitcoin::transaction::Version;
 use bitcoin::{
     Amount, CompressedPublicKey, OutPoint, ScriptBuf, Sequence, Transaction, TxIn, TxOut, Witness,
 };
-use fulmen_chain::{ChainSource, EmbeddedChain, EmbeddedConfig};
+use fulmen_chain::{BroadcastError, ChainSource, EmbeddedChain, EmbeddedConfig, TxReject};
 
 /// Start of test time (2023-11-14).
 pub const T0: u32 = 1_700_000_000;
@@ -201,4 +201,12 @@ pub fn burn(value: Amount) -> TxOut {
 /// An unrelated P2WPKH script to pay to.
 pub fn burn_spk() -> ScriptBuf {
     Wallet::new(0x99).spk
+}
+
+/// The rejection `r` must be.
+pub fn rejected(r: Result<impl std::fmt::Debug, BroadcastError>) -> TxReject {
+    match r {
+        Err(BroadcastError::Rejected(reason)) => reason,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
 }

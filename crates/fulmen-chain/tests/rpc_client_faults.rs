@@ -312,16 +312,19 @@ fn follower_resumes_when_the_backend_returns() {
 }
 
 /// A backend without a fee estimate answers `estimatesmartfee` as Core does then
-/// (`errors`, no `feerate`); the client falls back to its floor, and follows the
-/// backend again once it has one.
+/// (`errors`, no `feerate`); the client says it has none (the caller keeps its last
+/// estimate), and follows the backend again once it has one.
 #[test]
-fn a_missing_fee_estimate_falls_back_to_the_floor() {
+fn a_missing_fee_estimate_is_reported_as_such() {
     let chain = EmbeddedChain::in_memory(EmbeddedConfig::default());
     let listen: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let server = RpcServer::start(chain.clone(), listen, ServerConfig::new(creds())).unwrap();
     let c = fast_client(server.local_addr());
     chain.set_fee_estimates(false).unwrap();
-    assert_eq!(c.estimate_feerate(6).unwrap(), c.config().fee_floor);
+    assert!(matches!(
+        c.estimate_feerate(6),
+        Err(ChainError::NoFeeEstimate)
+    ));
     chain.set_fee_estimates(true).unwrap();
     chain
         .set_fee_rate(bitcoin::FeeRate::from_sat_per_kwu(2_500))

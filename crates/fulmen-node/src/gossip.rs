@@ -348,7 +348,8 @@ impl Gossip {
                     // The first such peer syncs us by range queries and
                     // sends only what is new; the others everything.
                     let first_timestamp = if self.sync.is_none() && !self.synced {
-                        let (sync, query) = sync::RangeSync::start(node_id, self.chain_hash());
+                        let (sync, query) =
+                            sync::RangeSync::start(node_id, self.chain_hash(), self.now());
                         tracing::info!(peer = %node_id, "gossip sync by range queries");
                         self.sync = Some(sync);
                         self.send(&node_id, query);
@@ -681,10 +682,12 @@ impl Gossip {
     /// whose updates the peer has newer, are asked for. From any other
     /// peer: ignored.
     fn on_reply_channel_range(&mut self, peer: NodeId, r: &ReplyChannelRange) {
+        let now = self.now();
         let Some(sync) = self.sync.as_mut().filter(|s| s.peer() == peer) else {
             tracing::trace!(%peer, "unsolicited reply_channel_range ignored");
             return;
         };
+        sync.heard(now);
         let Ok(g) = self.graph.read() else {
             return;
         };
@@ -706,13 +709,41 @@ impl Gossip {
     /// The end of the answer to our `query_short_channel_ids`: the next
     /// one, if any is left.
     fn on_reply_scids_end(&mut self, peer: NodeId) {
+        let now = self.now();
         let Some(sync) = self.sync.as_mut().filter(|s| s.peer() == peer) else {
             return;
         };
+        sync.heard(now);
         if let Some(query) = sync.on_reply_end() {
             self.send(&peer, query);
         }
         self.sync_progress();
+    }
+
+    /// Gives up a sync the peer left unanswered: it is asked for
+    /// everything by timestamp filter instead.
+    fn check_sync_stall(&mut self) {
+        let now = self.now();
+        let Some(peer) = self
+            .sync
+            .as_ref()
+            .filter(|s| s.stalled(now))
+            .map(|s| s.peer())
+        else {
+            return;
+        };
+        tracing::warn!(%peer, "gossip sync by range queries stalled: asking for everything instead");
+        self.sync = None;
+        self.synced = true;
+        self.send(
+            &peer,
+            Message::GossipTimestampFilter(GossipTimestampFilter {
+                chain_hash: self.chain_hash(),
+                first_timestamp: 0,
+                timestamp_range: u32::MAX,
+                unknown_tlvs: Vec::new(),
+            }),
+        );
     }
 
     /// Ends the sync once everything was asked for and answered.
@@ -753,6 +784,7 @@ impl Gossip {
 
     /// Relays what was accepted since the last flush.
     fn flush(&mut self) {
+        self.check_sync_stall();
         self.store.commit();
         if self.pending.is_empty() {
             return;

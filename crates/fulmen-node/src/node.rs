@@ -516,9 +516,15 @@ impl Node {
     /// wallet as unconfirmed.
     pub async fn send_to_address(&self, address: &Address, amount: Sat) -> Result<Txid, NodeError> {
         let source = self.inner.chain.source.clone();
-        let fee_rate = blocking(move || source.estimate_feerate(6).map_err(NodeError::Chain))
-            .await?
-            .max(FeeRate::from_sat_per_kwu(253));
+        let fee_rate = blocking(move || match source.estimate_feerate(6) {
+            Err(fulmen_chain::ChainError::NoFeeEstimate) => {
+                tracing::warn!("no feerate estimate: paying the 253 sat/kw floor");
+                Ok(FeeRate::from_sat_per_kwu(253))
+            }
+            other => other.map_err(NodeError::Chain),
+        })
+        .await?
+        .max(FeeRate::from_sat_per_kwu(253));
         let aux = random_bytes::<32>(self.inner.entropy.as_ref()).map_err(NodeError::Entropy)?;
         let aux: [u8; 32] = *aux;
         let script = address.script_pubkey();

@@ -381,3 +381,59 @@ async fn the_payee_enforces_the_final_node_checks() {
     a.stop().await;
     b.stop().await;
 }
+
+/// BOLT 2 `update_fee` from the daemon: when the chain's estimate moves,
+/// the funder proposes it for the anchor channel's commitment (up to 10
+/// sat/vbyte: CPFP covers the rest) and both sides sign at the new
+/// feerate; a payment still goes through after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_funder_follows_the_chain_feerate_with_update_fee() {
+    let (chain, a, b, id) = open_pair(1_000_000).await;
+    assert_eq!(channel(&a, id).await.feerate_per_kw, Some(500));
+    let both_at = |rate: u32| {
+        let (a, b) = (&a, &b);
+        async move {
+            until(&format!("both commitments at {rate} sat/kw"), || async {
+                (channel(a, id).await.feerate_per_kw == Some(rate)
+                    && channel(b, id).await.feerate_per_kw == Some(rate)
+                    && htlcs(a, id).await == 0)
+                    .then_some(())
+            })
+            .await
+        }
+    };
+    chain
+        .set_fee_rate(bitcoin::FeeRate::from_sat_per_kwu(1_000))
+        .unwrap();
+    mine(&a, 1).await;
+    both_at(1_000).await;
+    chain
+        .set_fee_rate(bitcoin::FeeRate::from_sat_per_kwu(20_000))
+        .unwrap();
+    mine(&a, 1).await;
+    both_at(2_500).await;
+    // A small wobble is not worth a signature round.
+    chain
+        .set_fee_rate(bitcoin::FeeRate::from_sat_per_kwu(2_200))
+        .unwrap();
+    mine(&a, 1).await;
+    pay(&a, &b, 10_000_000, "after").await;
+    settled(&a, &b, id).await;
+    assert_eq!(channel(&b, id).await.feerate_per_kw, Some(2_500));
+    assert_eq!(a.node.feerate().await.unwrap(), 2_200);
+    // The estimator fails: the last estimate stays, no update_fee to a
+    // floor.
+    chain.set_fee_estimates(false).unwrap();
+    mine(&a, 2).await;
+    let tip = chain.tip().unwrap().height;
+    until("A at the tip", || async {
+        (a.node.block_height() == tip).then_some(())
+    })
+    .await;
+    pay(&a, &b, 10_000_000, "no estimate").await;
+    settled(&a, &b, id).await;
+    assert_eq!(a.node.feerate().await.unwrap(), 2_200);
+    assert_eq!(channel(&a, id).await.feerate_per_kw, Some(2_500));
+    a.stop().await;
+    b.stop().await;
+}

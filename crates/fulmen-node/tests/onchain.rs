@@ -465,6 +465,7 @@ async fn a_cheat_with_three_htlcs_loses_them_even_after_its_htlc_timeouts_confir
     for o in &htlc_outputs {
         assert_eq!(spender(&chain, *o).await, timeout);
     }
+    assert_eq!(timeout.input.len(), 4, "three HTLCs and one wallet coin");
     mine(&b, 1).await;
     wait_confirmed(&chain, &timeout).await;
     assert!(chain.spending_tx(&cheater_to_local).unwrap().is_none());

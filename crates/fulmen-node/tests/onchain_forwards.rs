@@ -231,15 +231,24 @@ async fn a_forward_whose_downstream_is_silent_is_timed_out_on_chain_and_failed_u
     wait_confirmed(&chain, &timeout).await;
     assert_eq!(forward(&b).await.status, ForwardStatus::Offered);
 
-    // Deep enough (6 confirmations): failed upstream, A's deadline far.
+    // Deep enough (6 confirmations): failed upstream.
     mine(&a, 5).await;
     settled(&a, &b, ab).await;
-    assert!(b.node.block_height() < expiry + 40);
     let out = call.await.unwrap().unwrap();
     assert_eq!(out.status, PaymentStatusKind::Failed, "{out:?}");
     assert_eq!(forward(&b).await.status, ForwardStatus::Failed);
+    // In time: past the block where A would have gone on chain for the
+    // upstream HTLC (its expiry, 40 blocks later, plus A's 2 blocks of
+    // grace), A's channel with B still runs and A lost nothing.
+    let tip = chain.tip().unwrap().height;
+    mine(&a, expiry + 40 + 3 - tip).await;
+    until("A at the tip", || async {
+        (a.node.block_height() == expiry + 43).then_some(())
+    })
+    .await;
     let ab_at_a = channel(&a, ab).await;
     assert_eq!(ab_at_a.phase, "normal", "{ab_at_a:?}");
+    assert_eq!(ab_at_a.close_txid, None);
     assert_eq!(ab_at_a.local_balance, a_balance, "A lost nothing");
     a.stop().await;
     b.stop().await;

@@ -13,8 +13,9 @@
 //!   `sendrawtransaction` relays without reporting rejections, so the client then checks that the
 //!   transaction reached the mempool ([`RpcClientConfig::broadcast_check`]);
 //! - fees: `estimatesmartfee` (Core's `feerate` or bcoin's `fee`, in BTC/kvB), clamped to
-//!   [`RpcClientConfig::fee_floor`] (also the answer when the node has no estimate, e.g. bcoin's
-//!   `{"fee": -1}`) and [`RpcClientConfig::fee_ceiling`];
+//!   [`RpcClientConfig::fee_floor`] and [`RpcClientConfig::fee_ceiling`]; when the node has no
+//!   estimate (Core's "Insufficient data", bcoin's `{"fee": -1}`) the answer is
+//!   [`crate::ChainError::NoFeeEstimate`], for the caller to keep its last one;
 //! - outputs: `gettxout <txid> <n> false`;
 //! - transaction status: blocks the client has fetched, then `getrawtransaction <txid> true`
 //!   (needs `-txindex` on Core for confirmed transactions), then `getmempoolentry`;

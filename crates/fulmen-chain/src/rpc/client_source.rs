@@ -89,7 +89,9 @@ impl ChainSource for RpcChainClient {
             }
             Err(e) => return Err(e.into()),
         };
-        let rate = estimate.unwrap_or(floor).max(floor);
+        // No estimate (Core without enough data, bcoin's `-1`): say so, so
+        // that callers keep their last estimate instead of taking a floor.
+        let rate = estimate.ok_or(ChainError::NoFeeEstimate)?.max(floor);
         if rate > self.config().fee_ceiling {
             tracing::warn!(
                 estimate_sat_per_kwu = rate.to_sat_per_kwu(),

@@ -24,7 +24,7 @@ use bitcoin::{
     TxIn, TxOut, Txid, Witness,
 };
 use fulmen_chain::rpc::{Credentials, RpcChainClient, RpcClientConfig};
-use fulmen_chain::{BroadcastError, ChainEvent, ChainSource, TxReject, TxStatus};
+use fulmen_chain::{BroadcastError, ChainError, ChainEvent, ChainSource, TxReject, TxStatus};
 use serde_json::json;
 
 /// A single-key P2WPKH wallet.
@@ -355,9 +355,12 @@ pub fn funding_and_spend(b: &Backend<'_>, wallet: &KeyWallet) {
     let s = client.spending_tx(&locked_out).unwrap().unwrap();
     assert_eq!(s.tx.compute_txid(), sweep_txid);
 
-    // Fee estimates are never below the floor.
-    let rate = client.estimate_feerate(6).unwrap();
-    assert!(rate >= client.config().fee_floor);
+    // Fee estimates are never below the floor (bcoin has none on regtest).
+    match client.estimate_feerate(6) {
+        Ok(rate) => assert!(rate >= client.config().fee_floor),
+        Err(ChainError::NoFeeEstimate) => {}
+        Err(e) => panic!("{e}"),
+    }
 
     if b.reorg {
         // Invalidate the tip: the sweep goes back to the mempool, then a longer branch

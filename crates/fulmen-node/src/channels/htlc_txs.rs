@@ -13,8 +13,10 @@
 //!
 //! A funded transaction is kept by the claims it spends and sent again as
 //! the same bytes each block; still unconfirmed [`REFUND_AFTER_BLOCKS`]
-//! later (refused, or its coins spent elsewhere), its coins are released
-//! and its claims funded anew.
+//! later (refused, or its coins spent elsewhere), or at once when the peer
+//! spent the HTLC output of one of its pairs (with a preimage, or after a
+//! timeout: the aggregate can never confirm), its coins are released and
+//! its claims still pending funded anew.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -52,6 +54,7 @@ pub(super) fn send_htlc_txs(
     cx: &HtlcTxContext<'_>,
     claims: Vec<Claim>,
     funded: &mut Funded,
+    spent: &HashSet<OutPoint>,
     tick: &mut Tick,
 ) {
     let id = cx.id;
@@ -65,18 +68,27 @@ pub(super) fn send_htlc_txs(
         finalize_and_send(cx, std::slice::from_ref(&c), stage.tx.clone(), tick);
     }
 
-    // Funded ones: the same bytes again, or funded anew once stale.
-    let stale: HashSet<Txid> = anchors
-        .iter()
-        .filter_map(|c| funded.get(&c.outpoint))
-        .filter(|(_, at)| cx.height >= at.saturating_add(REFUND_AFTER_BLOCKS))
-        .map(|(tx, _)| tx.compute_txid())
-        .collect();
-    for txid in &stale {
-        tracing::warn!(channel = %id, %txid, "our funded HTLC transaction is still unconfirmed: funding its claims anew");
-        cx.wallet.release_funding(*txid);
+    // Funded ones: the same bytes again, or funded anew once stale: still
+    // unconfirmed after a while, or dead at once because the peer spent
+    // the output of a sibling (its claim is spent, this one still pending:
+    // ours would have spent both in one block).
+    let mut stale: HashSet<Txid> = HashSet::new();
+    for c in &anchors {
+        let Some((tx, at)) = funded.get(&c.outpoint) else {
+            continue;
+        };
+        let old = cx.height >= at.saturating_add(REFUND_AFTER_BLOCKS);
+        let dead = tx.input.iter().any(|i| spent.contains(&i.previous_output));
+        if old || dead {
+            let txid = tx.compute_txid();
+            if stale.insert(txid) {
+                tracing::warn!(channel = %id, %txid, dead, "our funded HTLC transaction cannot confirm as it is: funding its claims anew");
+                cx.wallet.release_funding(txid);
+            }
+        }
     }
-    funded.retain(|_, (tx, _)| !stale.contains(&tx.compute_txid()));
+    // Entries of claims spent (by this transaction or another) are done.
+    funded.retain(|op, (tx, _)| !stale.contains(&tx.compute_txid()) && !spent.contains(op));
     let mut again: HashSet<Txid> = HashSet::new();
     let mut by_lock_time: BTreeMap<u32, Vec<Claim>> = BTreeMap::new();
     for c in anchors {

@@ -420,7 +420,10 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                 // on-chain watches from the active chain.
                 self.onchain_rescan(tick);
             }
-            CmInput::Feerate { per_kw } => self.set_feerate(per_kw),
+            CmInput::Feerate { per_kw } => {
+                self.set_feerate(per_kw);
+                self.update_fees(tick);
+            }
             CmInput::Command(cmd) => self.on_command(tick, cmd),
             CmInput::Timer => self.expire_part_sets(tick),
             CmInput::Shutdown => return true,

@@ -42,6 +42,7 @@
 //! | `announce` | our `channel_update`s, `announcement_signatures` and the channel and node announcements they make |
 //! | `close` | `closechannel` (mutual or forced), the close transaction confirming |
 //! | `bump` | our force-closed commitment until it confirms: rebroadcast, anchor CPFP child |
+//! | `fee_update` | the commitment feerate we propose as funder (`update_fee`), following the chain's estimate (anchor channels capped at 10 sat/vB) |
 //! | `htlc_txs` | our HTLC transactions on chain: aggregated by lock time and wallet-funded on anchor channels, rebroadcast, funded anew when stale |
 //! | `onchain` | funding spends on chain (BOLT 5): sweeps, HTLC transactions, justice, failing back |
 //! | `revoked` | the stored record of each revoked commitment of the peer |
@@ -62,6 +63,7 @@ mod bump;
 mod close;
 mod commands;
 pub mod crash;
+mod fee_update;
 mod forward;
 mod htlc_txs;
 mod manager;

@@ -607,7 +607,7 @@ impl<P: Persister, O: Outbox, B: Broadcaster> ChannelManager<P, O, B> {
                     wallet: self.svc.wallet.as_ref(),
                     entropy: self.svc.entropy.as_ref(),
                 };
-                send_htlc_txs(&cx, plan.second_stage, &mut w.funded, tick);
+                send_htlc_txs(&cx, plan.second_stage, &mut w.funded, &w.spent, tick);
                 for c in plan.uneconomical.iter().chain(&plan.anchors) {
                     if w.warned.insert(c.outpoint) {
                         tracing::info!(channel = %id, outpoint = %c.outpoint, value = %c.value, "output left unswept (uneconomical, or an anchor)");

@@ -222,6 +222,12 @@ impl Slot {
         };
         let (local, remote) = chan.balances().unwrap_or((Msat(0), Msat(0)));
         let htlcs = est.map_or(0, |e| e.ledger.htlcs().count());
+        let feerate_per_kw = est.and_then(|e| {
+            e.ledger
+                .spec(Side::Local, fulmen_channel::ledger::View::Current)
+                .ok()
+                .map(|s| s.feerate)
+        });
         ChannelInfo {
             channel_id,
             short_channel_id: scid,
@@ -235,6 +241,7 @@ impl Slot {
             funding_txid,
             close_txid: self.close_txid.map(|(t, _)| t),
             htlcs,
+            feerate_per_kw,
             connected,
             onchain: None,
         }
@@ -315,6 +322,9 @@ pub struct ChannelInfo {
     pub close_txid: Option<Txid>,
     /// HTLCs in flight.
     pub htlcs: usize,
+    /// The feerate of our latest commitment (sat per 1,000 weight), once
+    /// funded.
+    pub feerate_per_kw: Option<u32>,
     /// Whether messages flow: the peer is connected and, for a funded
     /// channel, `channel_reestablish` was exchanged.
     pub connected: bool,

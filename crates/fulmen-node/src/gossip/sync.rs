@@ -9,7 +9,8 @@
 //!
 //! Pure: the gossip thread feeds it the peer's replies and sends what it
 //! returns. A hostile peer can make it ask for at most [`MAX_WANTED`]
-//! channels.
+//! channels; one silent for [`STALL_SECS`] is given up (the gossip thread
+//! then asks it for everything by timestamp filter).
 
 use fulmen_types::{NodeId, ShortChannelId};
 use fulmen_wire::gossip_query::QUERY_OPTION_TIMESTAMPS;
@@ -25,10 +26,15 @@ pub const SCIDS_PER_QUERY: usize = 1_000;
 /// Most channels one sync asks for (mainnet has fewer than 100,000).
 pub const MAX_WANTED: usize = 200_000;
 
+/// Seconds without an answer after which a sync is given up.
+pub const STALL_SECS: u64 = 120;
+
 /// A range sync in progress with one peer.
 #[derive(Debug)]
 pub struct RangeSync {
     peer: NodeId,
+    /// Unix seconds of the last query or answer.
+    last_activity: u64,
     chain: ChainHash,
     /// Channels to ask for, not asked yet.
     wanted: Vec<ShortChannelId>,
@@ -41,8 +47,9 @@ pub struct RangeSync {
 }
 
 impl RangeSync {
-    /// A sync with `peer`, and the `query_channel_range` that starts it.
-    pub fn start(peer: NodeId, chain: ChainHash) -> (Self, Message) {
+    /// A sync with `peer` started at `now`, and the `query_channel_range`
+    /// that starts it.
+    pub fn start(peer: NodeId, chain: ChainHash, now: u64) -> (Self, Message) {
         let query = Message::QueryChannelRange(QueryChannelRange {
             chain_hash: chain,
             first_blocknum: 0,
@@ -52,6 +59,7 @@ impl RangeSync {
         });
         let sync = Self {
             peer,
+            last_activity: now,
             chain,
             wanted: Vec::new(),
             in_flight: false,
@@ -69,6 +77,16 @@ impl RangeSync {
     /// Channels asked for so far.
     pub fn asked(&self) -> usize {
         self.asked
+    }
+
+    /// Whether the peer has been silent on it for [`STALL_SECS`] at `now`.
+    pub fn stalled(&self, now: u64) -> bool {
+        now > self.last_activity.saturating_add(STALL_SECS)
+    }
+
+    /// The peer answered at `now`.
+    pub fn heard(&mut self, now: u64) {
+        self.last_activity = now;
     }
 
     /// Whether everything wanted was asked for and answered.
@@ -97,8 +115,10 @@ impl RangeSync {
                 self.wanted.push(*scid);
             }
         }
+        // The last reply is the one reaching the query's end (BOLT 7;
+        // `sync_complete` only says whether the peer's view is complete).
         let end = r.first_blocknum.saturating_add(r.number_of_blocks);
-        if r.sync_complete == 1 && end == u32::MAX {
+        if end == u32::MAX {
             self.ranges_done = true;
             // Lowest first: announcements arrive in block order.
             self.wanted.sort_unstable();
@@ -169,7 +189,7 @@ mod tests {
     #[test]
     fn asks_for_every_block_then_for_what_it_lacks_one_query_at_a_time() {
         let peer = NodeId([2; 33]);
-        let (mut s, first) = RangeSync::start(peer, chain());
+        let (mut s, first) = RangeSync::start(peer, chain(), 0);
         let Message::QueryChannelRange(q) = first else {
             panic!("{first:?}");
         };
@@ -181,7 +201,8 @@ mod tests {
         let blocks: Vec<u64> = (100..100 + SCIDS_PER_QUERY as u64 + 5).collect();
         let (a, b) = blocks.split_at(700);
         assert!(s.on_reply_range(&reply(0, 800, 1, a), known).is_none());
-        let next = s.on_reply_range(&reply(800, u32::MAX - 800, 1, b), known);
+        // The last reply reaches the end, `sync_complete` 0 or not.
+        let next = s.on_reply_range(&reply(800, u32::MAX - 800, 0, b), known);
         let first = asked(next);
         assert_eq!(first.len(), SCIDS_PER_QUERY);
         assert_eq!(first[0], scid(100));
@@ -198,7 +219,7 @@ mod tests {
 
     #[test]
     fn newer_timestamps_make_a_known_channel_wanted_and_the_wanted_list_is_bounded() {
-        let (mut s, _) = RangeSync::start(NodeId([2; 33]), chain());
+        let (mut s, _) = RangeSync::start(NodeId([2; 33]), chain(), 0);
         let mut r = reply(0, u32::MAX, 1, &[7, 8]);
         r.timestamps = Some(vec![
             DirectionPair {
@@ -214,7 +235,7 @@ mod tests {
         let needs = |_, t: Option<DirectionPair>| t.is_some_and(|t| t.node_1 > 20);
         assert_eq!(asked(s.on_reply_range(&r, needs)), vec![scid(8)]);
 
-        let (mut s, _) = RangeSync::start(NodeId([2; 33]), chain());
+        let (mut s, _) = RangeSync::start(NodeId([2; 33]), chain(), 0);
         let many: Vec<u64> = (1..=(MAX_WANTED as u64 + 10)).collect();
         let mut r = reply(0, u32::MAX, 1, &[]);
         r.short_channel_ids = many.iter().map(|b| ShortChannelId(*b)).collect();
@@ -227,8 +248,17 @@ mod tests {
     }
 
     #[test]
+    fn a_silent_peer_stalls_the_sync() {
+        let (mut s, _) = RangeSync::start(NodeId([2; 33]), chain(), 1_000);
+        assert!(!s.stalled(1_000 + STALL_SECS));
+        assert!(s.stalled(1_001 + STALL_SECS));
+        s.heard(1_100);
+        assert!(!s.stalled(1_001 + STALL_SECS));
+    }
+
+    #[test]
     fn replies_for_another_chain_are_ignored() {
-        let (mut s, _) = RangeSync::start(NodeId([2; 33]), chain());
+        let (mut s, _) = RangeSync::start(NodeId([2; 33]), chain(), 0);
         let mut r = reply(0, u32::MAX, 1, &[7]);
         r.chain_hash = ChainHash::using_genesis_block(Network::Bitcoin);
         assert!(s.on_reply_range(&r, |_, _| true).is_none());

@@ -105,6 +105,7 @@ pub fn channel_json(c: &ChannelInfo) -> Value {
         "funding_txid": c.funding_txid.map(|t| t.to_string()),
         "close_txid": c.close_txid.map(|t| t.to_string()),
         "htlcs": c.htlcs,
+        "feerate_per_kw": c.feerate_per_kw,
         "connected": c.connected,
         "onchain": c.onchain.as_ref().map(|o| json!({
             "spend_txid": o.spend_txid.to_string(),

@@ -357,15 +357,7 @@ impl Gossip {
                     } else {
                         0
                     };
-                    self.send(
-                        &node_id,
-                        Message::GossipTimestampFilter(GossipTimestampFilter {
-                            chain_hash: self.chain_hash(),
-                            first_timestamp,
-                            timestamp_range: u32::MAX,
-                            unknown_tlvs: Vec::new(),
-                        }),
-                    );
+                    self.send_filter(&node_id, first_timestamp);
                 } else {
                     self.dump(&node_id, 0, u32::MAX);
                 }
@@ -682,13 +674,12 @@ impl Gossip {
     /// whose updates the peer has newer, are asked for. From any other
     /// peer: ignored.
     fn on_reply_channel_range(&mut self, peer: NodeId, r: &ReplyChannelRange) {
-        let now = self.now();
-        let Some(sync) = self.sync.as_mut().filter(|s| s.peer() == peer) else {
+        let graph = self.graph.clone();
+        let Some(sync) = self.sync_with(peer) else {
             tracing::trace!(%peer, "unsolicited reply_channel_range ignored");
             return;
         };
-        sync.heard(now);
-        let Ok(g) = self.graph.read() else {
+        let Ok(g) = graph.read() else {
             return;
         };
         let next = sync.on_reply_range(r, |scid, stamps| match g.channel(scid) {
@@ -709,11 +700,9 @@ impl Gossip {
     /// The end of the answer to our `query_short_channel_ids`: the next
     /// one, if any is left.
     fn on_reply_scids_end(&mut self, peer: NodeId) {
-        let now = self.now();
-        let Some(sync) = self.sync.as_mut().filter(|s| s.peer() == peer) else {
+        let Some(sync) = self.sync_with(peer) else {
             return;
         };
-        sync.heard(now);
         if let Some(query) = sync.on_reply_end() {
             self.send(&peer, query);
         }
@@ -735,15 +724,28 @@ impl Gossip {
         tracing::warn!(%peer, "gossip sync by range queries stalled: asking for everything instead");
         self.sync = None;
         self.synced = true;
+        self.send_filter(&peer, 0);
+    }
+
+    /// Asks `peer` for the gossip from `first_timestamp` on.
+    fn send_filter(&self, peer: &NodeId, first_timestamp: u32) {
         self.send(
-            &peer,
+            peer,
             Message::GossipTimestampFilter(GossipTimestampFilter {
                 chain_hash: self.chain_hash(),
-                first_timestamp: 0,
+                first_timestamp,
                 timestamp_range: u32::MAX,
                 unknown_tlvs: Vec::new(),
             }),
         );
+    }
+
+    /// Our sync, if it is with `peer`, which was just heard from.
+    fn sync_with(&mut self, peer: NodeId) -> Option<&mut sync::RangeSync> {
+        let now = self.now();
+        let sync = self.sync.as_mut().filter(|s| s.peer() == peer)?;
+        sync.heard(now);
+        Some(sync)
     }
 
     /// Ends the sync once everything was asked for and answered.

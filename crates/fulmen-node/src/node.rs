@@ -519,7 +519,7 @@ impl Node {
         let fee_rate = blocking(move || match source.estimate_feerate(6) {
             Err(fulmen_chain::ChainError::NoFeeEstimate) => {
                 tracing::warn!("no feerate estimate: paying the 253 sat/kw floor");
-                Ok(FeeRate::from_sat_per_kwu(253))
+                Ok(FeeRate::ZERO)
             }
             other => other.map_err(NodeError::Chain),
         })

@@ -47,16 +47,6 @@ async fn wait_confirmed(n: &mut TestNode, sat: u64) {
     }
 }
 
-async fn channel(n: &TestNode, id: ChannelId) -> fulmen_node::ChannelInfo {
-    n.node
-        .list_channels()
-        .await
-        .unwrap()
-        .into_iter()
-        .find(|c| c.channel_id == id)
-        .expect("channel listed")
-}
-
 /// Waits until neither side has an HTLC in flight on the channel (the last
 /// payment's removal is irrevocably committed on both sides).
 async fn settled(a: &TestNode, b: &TestNode, id: ChannelId) {

@@ -145,6 +145,11 @@ impl Mempool {
 
     /// Number of in-mempool ancestors of a transaction with these parents.
     pub fn ancestor_count(&self, parents: &[Txid]) -> usize {
+        self.ancestors(parents).len()
+    }
+
+    /// `parents` and all their in-mempool ancestors.
+    pub fn ancestors(&self, parents: &[Txid]) -> HashSet<Txid> {
         let mut seen: HashSet<Txid> = HashSet::new();
         let mut todo: Vec<Txid> = parents.to_vec();
         while let Some(t) = todo.pop() {
@@ -154,7 +159,7 @@ impl Mempool {
                 }
             }
         }
-        seen.len()
+        seen
     }
 
     /// All entries, parents before children, otherwise oldest first: the order to mine them in

@@ -49,7 +49,8 @@ impl ChainState {
     ) -> Result<Vec<Txid>, TxReject> {
         let evicted = self.mempool.with_descendants(conflicts);
         if self
-            .mempool_ancestors(parents)
+            .mempool
+            .ancestors(parents)
             .iter()
             .any(|a| evicted.contains(a))
         {
@@ -96,19 +97,5 @@ impl ChainState {
             });
         }
         Ok(evicted)
-    }
-
-    /// `parents` and all their in-mempool ancestors.
-    fn mempool_ancestors(&self, parents: &[Txid]) -> HashSet<Txid> {
-        let mut seen: HashSet<Txid> = HashSet::new();
-        let mut todo: Vec<Txid> = parents.to_vec();
-        while let Some(t) = todo.pop() {
-            if seen.insert(t) {
-                if let Some(e) = self.mempool.get(&t) {
-                    todo.extend(e.parents.iter().copied());
-                }
-            }
-        }
-        seen
     }
 }

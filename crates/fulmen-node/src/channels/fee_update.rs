@@ -17,7 +17,7 @@ use fulmen_channel::Channel;
 use fulmen_script::Side;
 use fulmen_types::ChannelId;
 
-use super::manager::ChannelManager;
+use super::manager::{ChannelManager, MIN_FEERATE_PER_KW};
 use super::{Broadcaster, Outbox, Persister, Tick};
 
 /// The highest feerate we propose for an anchor channel's commitment.
@@ -25,11 +25,10 @@ pub const ANCHOR_COMMITMENT_MAX_PER_KW: u32 = 2_500;
 
 /// The commitment feerate we want for the chain's `estimate`.
 pub fn commitment_target(estimate: u32, anchors: bool) -> u32 {
-    let floor = fulmen_channel::onchain::fees::MIN_FEERATE_PER_KW;
     if anchors {
-        estimate.clamp(floor, ANCHOR_COMMITMENT_MAX_PER_KW)
+        estimate.clamp(MIN_FEERATE_PER_KW, ANCHOR_COMMITMENT_MAX_PER_KW)
     } else {
-        estimate.max(floor)
+        estimate.max(MIN_FEERATE_PER_KW)
     }
 }
 

@@ -32,8 +32,8 @@
 //!   calls for a quarter more; and our pre-signed HTLC transactions
 //!   ([`super::htlc_txs`]: with anchors aggregated by lock time and
 //!   funded by the wallet). They are broadcast again each block until
-//!   their claim's outpoint is spent in a block. A revoked commitment is punished in the tick of the block that
-//!   confirms it.
+//!   their claim's outpoint is spent in a block. A revoked commitment is
+//!   punished in the tick of the block that confirms it.
 //! * **Persist before reveal**: the transactions go into
 //!   `tick.broadcasts`, which leave only after the tick's commit.
 //!

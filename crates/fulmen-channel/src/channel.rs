@@ -426,7 +426,7 @@ impl Channel {
             ChannelMessage::UpdateFailMalformedHtlc(m) => est.receive_fail_malformed(&m)?,
             ChannelMessage::UpdateFee(m) => est.receive_fee(&m, ctx)?,
             ChannelMessage::CommitmentSigned(m) => est.receive_commitment_signed(&m, ctx)?,
-            ChannelMessage::RevokeAndAck(m) => est.receive_revoke_and_ack(&m, ctx)?,
+            ChannelMessage::RevokeAndAck(m) => est.receive_revoke_and_ack(&m)?,
             ChannelMessage::ChannelReady(m) => {
                 // Redundant after reconnection; may carry a new alias.
                 if m.short_channel_id_alias.is_some()

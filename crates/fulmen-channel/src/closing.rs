@@ -223,7 +223,6 @@ impl Negotiating {
 
     fn sign(&self, tx: &Transaction, ctx: &Ctx<'_>) -> Result<Signature, InternalError> {
         sign_funding_spend(
-            ctx.secp,
             tx,
             &self.est.core.funding_script(),
             self.est.core.funding,

@@ -182,7 +182,6 @@ impl Established {
     pub(crate) fn receive_revoke_and_ack(
         &mut self,
         m: &RevokeAndAck,
-        ctx: &Ctx<'_>,
     ) -> Result<Outputs, ChannelError> {
         let Some(prev) = self.remote_prev.as_ref() else {
             return Err(ChannelError::Close(Violation::UnexpectedRevocation));
@@ -190,7 +189,7 @@ impl Established {
         let secret = PerCommitmentSecret::new(m.per_commitment_secret.0);
         // `per_commitment_secret` is not a valid secret key or does not
         // generate the previous `per_commitment_point`.
-        let point = per_commitment_point(ctx.secp, &secret)
+        let point = per_commitment_point(&secret)
             .map_err(|_| ChannelError::Close(Violation::InvalidRevocationSecret))?;
         if point != prev.point {
             return Err(ChannelError::Close(Violation::InvalidRevocationSecret));

@@ -39,8 +39,7 @@ pub(crate) fn local_secret(
 
 /// Our per-commitment point for commitment `number`.
 pub(crate) fn local_point(ctx: &Ctx<'_>, number: u64) -> Result<PublicKey, InternalError> {
-    per_commitment_point(ctx.secp, &local_secret(ctx, number)?)
-        .map_err(|_| InternalError::KeyDerivation)
+    per_commitment_point(&local_secret(ctx, number)?).map_err(|_| InternalError::KeyDerivation)
 }
 
 /// BOLT 3 `privkey = basepoint_secret + SHA256(per_commitment_point ||
@@ -210,7 +209,6 @@ pub(crate) fn sign_remote(
     let params = inputs.params();
     let built = inputs.build()?;
     let signature = sign_funding_spend(
-        ctx.secp,
         &built.tx,
         &core.funding_script(),
         core.funding,
@@ -230,15 +228,8 @@ pub(crate) fn sign_remote(
         let sighash = counterparty_htlc_sighash_type(core.channel_type.base);
         for h in &htlc_txs {
             htlc_signatures.push(
-                sign_htlc_tx(
-                    ctx.secp,
-                    &h.tx,
-                    &h.htlc_script,
-                    h.htlc_amount,
-                    sighash,
-                    &key,
-                )
-                .map_err(|_| InternalError::Signing)?,
+                sign_htlc_tx(&h.tx, &h.htlc_script, h.htlc_amount, sighash, &key)
+                    .map_err(|_| InternalError::Signing)?,
             );
         }
     }
@@ -341,14 +332,8 @@ pub(crate) fn signed_local_commitment(
     let inputs = Inputs::new(core, ctx.secp, Side::Local, number, &point, &spec)?;
     let mut tx = inputs.build()?.tx;
     let script = core.funding_script();
-    let ours = sign_funding_spend(
-        ctx.secp,
-        &tx,
-        &script,
-        core.funding,
-        ctx.secrets.funding_secret(),
-    )
-    .map_err(|_| InternalError::Signing)?;
+    let ours = sign_funding_spend(&tx, &script, core.funding, ctx.secrets.funding_secret())
+        .map_err(|_| InternalError::Signing)?;
     let witness: Witness = funding_witness(
         &script,
         (&core.local_keys.funding_pubkey, &ours),
@@ -408,7 +393,7 @@ mod tests {
         let base_pub = PublicKey::from_secret_key(&secp, &base);
         let point = PublicKey::from_secret_key(&secp, &SecretKey::from_slice(&[0x22; 32]).unwrap());
         let ours = derive_secret(&base, &base_pub, &point).unwrap();
-        let spec = fulmen_script::keys::derive_privkey(&secp, &base, &point).unwrap();
+        let spec = fulmen_script::keys::derive_privkey(&base, &point).unwrap();
         assert_eq!(ours, spec);
     }
 }

@@ -287,7 +287,6 @@ fn funder_fails_on_fee_outside_the_overlap() {
     )
     .unwrap();
     let sig = sign_funding_spend(
-        &p.secp,
         &tx.tx,
         &core.funding_script(),
         core.funding,

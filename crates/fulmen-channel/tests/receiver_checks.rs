@@ -10,7 +10,7 @@
 mod common;
 
 use bitcoin::secp256k1::ecdsa::Signature;
-use bitcoin::secp256k1::{PublicKey, Secp256k1};
+use bitcoin::secp256k1::PublicKey;
 use common::*;
 use fulmen_channel::{ChannelConfig, ChannelError, Violation};
 use fulmen_script::keys::per_commitment_point;
@@ -461,13 +461,12 @@ fn revoke_and_ack_secret_does_not_match_point() {
 /// secret of commitment 0 it revealed before.
 #[test]
 fn revoke_and_ack_shachain_mismatch() {
-    let secp = Secp256k1::new();
     let mut p = Pair::new(ChannelConfig::default(), ChannelConfig::default());
     let setup = p.outbound_setup(Sat(10_000_000), Msat(4_000_000_000));
     p.open_until_funded(setup);
     let other = ShachainSeed::new([0x99; 32]);
     let other_point =
-        |n: u64| per_commitment_point(&secp, &other.secret_for_commitment(n).unwrap()).unwrap();
+        |n: u64| per_commitment_point(&other.secret_for_commitment(n).unwrap()).unwrap();
     let b_seed = ShachainSeed::new(secrets(2).per_commitment_seed);
     // Confirm; B's channel_ready announces a point for commitment 1 from
     // another seed.

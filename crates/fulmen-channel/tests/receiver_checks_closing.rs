@@ -90,7 +90,6 @@ fn a_signs_closing(p: &Pair, fee: Sat, b_script: ScriptBuf) -> ClosingSigned {
     )
     .unwrap();
     let signature = sign_funding_spend(
-        &p.secp,
         &tx.tx,
         &core.funding_script(),
         core.funding,

@@ -92,11 +92,10 @@ pub fn route_secrets(
     session_key: &SecretKey,
     hops: &[PublicKey],
 ) -> Result<Vec<(PublicKey, SharedSecret)>, KeyError> {
-    let secp = keys::secp();
     let mut ek = *session_key;
     let mut out = Vec::with_capacity(hops.len());
     for (i, hop) in hops.iter().enumerate() {
-        let epk = PublicKey::from_secret_key(secp, &ek);
+        let epk = keys::public_key(&ek);
         let ss = keys::ecdh(hop, &ek);
         if i + 1 < hops.len() {
             ek = keys::mul_secret(&ek, keys::blinding_factor(&epk, &ss))?;
@@ -113,14 +112,13 @@ fn first_key_and_secrets(
     session_key: &SecretKey,
     hops: &[PublicKey],
 ) -> Result<(PublicKey, Vec<SharedSecret>), KeyError> {
-    let secp = keys::secp();
-    let first = PublicKey::from_secret_key(secp, session_key);
+    let first = keys::public_key(session_key);
     let mut epk = first;
     let mut ek = *session_key;
     let mut secrets = Vec::with_capacity(hops.len());
     for (i, hop) in hops.iter().enumerate() {
         if i > 0 {
-            epk = PublicKey::from_secret_key(secp, &ek);
+            epk = keys::public_key(&ek);
         }
         let ss = keys::ecdh(hop, &ek);
         if i + 1 < hops.len() {
@@ -131,21 +129,50 @@ fn first_key_and_secrets(
     Ok((first, secrets))
 }
 
+/// Each hop's `rho` stream, as far as the sender needs it: the first 1300
+/// bytes obfuscate the hop's layer, and a forwarding hop's next `shift` bytes
+/// are its share of the filler. One ChaCha20 run per hop serves both.
+fn rho_streams(secrets: &[SharedSecret], shifts: &[usize]) -> Vec<Vec<u8>> {
+    let forwarding = secrets.len().saturating_sub(1);
+    secrets
+        .iter()
+        .zip(shifts)
+        .enumerate()
+        .map(|(i, (ss, shift))| {
+            let len = if i < forwarding {
+                HOP_PAYLOADS_LEN + shift
+            } else {
+                HOP_PAYLOADS_LEN
+            };
+            keys::stream(&ss.key(KeyType::Rho), len)
+        })
+        .collect()
+}
+
 /// The filler: the bytes that the first `n - 1` hops will shift into the end
 /// of `hop_payloads`, as the last hop will see them. `shifts[i]` is hop `i`'s
-/// framed payload length plus the HMAC length; `rhos[i]` its `rho` key.
-fn filler(rhos: &[[u8; 32]], shifts: &[usize]) -> Vec<u8> {
+/// framed payload length plus the HMAC length; `streams[i]` its `rho` stream
+/// ([`rho_streams`]).
+fn filler(streams: &[Vec<u8>], shifts: &[usize]) -> Vec<u8> {
     let mut filler: Vec<u8> = Vec::new();
-    let forwarding = rhos.len().saturating_sub(1);
-    for (rho, shift) in rhos.iter().zip(shifts).take(forwarding) {
+    let forwarding = streams.len().saturating_sub(1);
+    for (stream, shift) in streams.iter().zip(shifts).take(forwarding) {
         // Hop i appends `shift` zero bytes and XORs its rho stream over the
         // 2 * 1300-byte buffer; the filler so far sits at the end of its
         // incoming 1300 bytes, i.e. at stream offset 1300 - filler.len().
         let offset = HOP_PAYLOADS_LEN.saturating_sub(filler.len());
         filler.resize(filler.len() + shift, 0);
-        keys::xor_stream_at(rho, offset as u64, &mut filler);
+        let keystream = stream.get(offset..).unwrap_or_default();
+        xor_into(&mut filler, keystream);
     }
     filler
+}
+
+/// `dst ^= src` over their common length.
+fn xor_into(dst: &mut [u8], src: &[u8]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d ^= s;
+    }
 }
 
 /// Builds an onion for `hops` (first hop first) with framed payloads.
@@ -177,8 +204,8 @@ pub fn build_onion(
 
     let node_ids: Vec<PublicKey> = hops.iter().map(|h| h.node_id).collect();
     let (first_key, secrets) = first_key_and_secrets(session_key, &node_ids)?;
-    let rhos: Vec<[u8; 32]> = secrets.iter().map(|ss| ss.key(KeyType::Rho)).collect();
-    let filler = filler(&rhos, &shifts);
+    let streams = rho_streams(&secrets, &shifts);
+    let filler = filler(&streams, &shifts);
 
     // Start from 1300 pseudo-random bytes derived from the session key.
     let pad_key = keys::hmac256(KeyType::Pad.label(), &session_key.secret_bytes());
@@ -186,7 +213,7 @@ pub fn build_onion(
     keys::xor_stream(&pad_key, &mut header);
 
     let mut next_hmac = [0u8; HMAC_LEN];
-    for (i, ((hop, ss), rho)) in hops.iter().zip(&secrets).zip(&rhos).enumerate().rev() {
+    for (i, ((hop, ss), stream)) in hops.iter().zip(&secrets).zip(&streams).enumerate().rev() {
         let len = hop.framed_payload.len();
         let shift = len + HMAC_LEN;
         header.copy_within(..HOP_PAYLOADS_LEN - shift, shift);
@@ -194,7 +221,7 @@ pub fn build_onion(
         let (payload_slot, hmac_slot) = front.split_at_mut(len);
         payload_slot.copy_from_slice(hop.framed_payload);
         hmac_slot.copy_from_slice(&next_hmac);
-        keys::xor_stream(rho, &mut header);
+        xor_into(&mut header, stream);
         if i + 1 == hops.len() {
             let (_, tail) = header.split_at_mut(HOP_PAYLOADS_LEN - filler.len());
             tail.copy_from_slice(&filler);

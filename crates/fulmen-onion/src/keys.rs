@@ -7,6 +7,7 @@
 //! with an all-zero 96-bit nonce.
 
 use core::fmt;
+use std::sync::OnceLock;
 
 use bitcoin::secp256k1::{self, ecdh, PublicKey, Scalar, Secp256k1, SecretKey};
 use chacha20::cipher::{KeyIvInit, StreamCipher, StreamCipherSeek};
@@ -18,7 +19,7 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// The process-wide secp256k1 context (verification and signing tables).
 pub(crate) fn secp() -> &'static Secp256k1<secp256k1::All> {
-    static CTX: std::sync::OnceLock<Secp256k1<secp256k1::All>> = std::sync::OnceLock::new();
+    static CTX: OnceLock<Secp256k1<secp256k1::All>> = OnceLock::new();
     CTX.get_or_init(Secp256k1::new)
 }
 
@@ -48,6 +49,29 @@ impl KeyType {
             Self::Ammag => b"ammag",
         }
     }
+
+    /// An HMAC-SHA256 already keyed with [`label`](Self::label): the key
+    /// blocks are hashed once per process, not once per derived key.
+    fn keyed_hmac(self) -> HmacSha256 {
+        static KEYED: [OnceLock<HmacSha256>; 5] = [const { OnceLock::new() }; 5];
+        let [rho, mu, um, pad, ammag] = &KEYED;
+        let slot = match self {
+            Self::Rho => rho,
+            Self::Mu => mu,
+            Self::Um => um,
+            Self::Pad => pad,
+            Self::Ammag => ammag,
+        };
+        slot.get_or_init(|| {
+            // A key shorter than the block is zero-padded to it (RFC 2104).
+            let mut key = hmac::digest::Key::<HmacSha256>::default();
+            for (k, b) in key.iter_mut().zip(self.label()) {
+                *k = *b;
+            }
+            <HmacSha256 as hmac::digest::KeyInit>::new(&key)
+        })
+        .clone()
+    }
 }
 
 /// A 32-byte secret shared by the origin and one hop (`ss` in BOLT 4).
@@ -64,7 +88,9 @@ impl SharedSecret {
 
     /// The derived key of type `kt`: `HMAC-SHA256(kt, ss)`.
     pub fn key(&self, kt: KeyType) -> [u8; 32] {
-        hmac256(kt.label(), &self.0)
+        let mut mac = kt.keyed_hmac();
+        mac.update(&self.0);
+        mac.finalize().into_bytes().into()
     }
 }
 
@@ -154,9 +180,13 @@ pub fn stream(key: &[u8; 32], len: usize) -> Vec<u8> {
 }
 
 /// The ECDH shared secret `SHA256(compressed(k * P))`, as libsecp256k1's
-/// default ECDH hash computes it.
+/// default ECDH hash computes it (hashed here, where SHA256 uses the CPU's
+/// SHA extensions when it has them).
 pub fn ecdh(point: &PublicKey, secret: &SecretKey) -> SharedSecret {
-    SharedSecret(ecdh::SharedSecret::new(point, secret).secret_bytes())
+    let xy = ecdh::shared_secret_point(point, secret);
+    let (x, y) = xy.split_at(32);
+    let parity = y.last().map_or(0, |b| b & 1);
+    SharedSecret(sha256_parts(&[&[0x02 | parity], x]))
 }
 
 /// The blinding factor for the next ephemeral key: `SHA256(epk || ss)`.
@@ -184,7 +214,7 @@ pub fn mul_secret(secret: &SecretKey, factor: [u8; 32]) -> Result<SecretKey, Key
 
 /// The public key of `secret`.
 pub fn public_key(secret: &SecretKey) -> PublicKey {
-    PublicKey::from_secret_key(secp(), secret)
+    fulmen_types::ec::public_key(secret)
 }
 
 /// Parses a 33-byte compressed public key.

@@ -16,7 +16,9 @@
 use core::fmt;
 
 use bitcoin::hashes::{sha256, Hash, HashEngine};
-use bitcoin::secp256k1::{PublicKey, Scalar, Secp256k1, SecretKey, Signing, Verification};
+use bitcoin::secp256k1::{PublicKey, Scalar, Secp256k1, SecretKey, Verification};
+
+use fulmen_types::ec;
 
 use crate::shachain::PerCommitmentSecret;
 
@@ -105,12 +107,9 @@ fn tweak(a: &PublicKey, b: &PublicKey) -> Result<Scalar, KeyError> {
 }
 
 /// `per_commitment_point = per_commitment_secret * G`.
-pub fn per_commitment_point<C: Signing>(
-    secp: &Secp256k1<C>,
-    secret: &PerCommitmentSecret,
-) -> Result<PublicKey, KeyError> {
+pub fn per_commitment_point(secret: &PerCommitmentSecret) -> Result<PublicKey, KeyError> {
     let sk = SecretKey::from_slice(secret.as_bytes()).map_err(|_| KeyError::InvalidSecret)?;
-    Ok(PublicKey::from_secret_key(secp, &sk))
+    Ok(ec::public_key(&sk))
 }
 
 /// The private key of a per-commitment point (`per_commitment_secret` as a
@@ -135,12 +134,11 @@ pub fn derive_pubkey<C: Verification>(
 
 /// `basepoint_secret + SHA256(per_commitment_point || basepoint)`: the
 /// private key of [`derive_pubkey`], for the owner of the basepoint.
-pub fn derive_privkey<C: Signing>(
-    secp: &Secp256k1<C>,
+pub fn derive_privkey(
     basepoint_secret: &SecretKey,
     per_commitment_point: &PublicKey,
 ) -> Result<SecretKey, KeyError> {
-    let basepoint = PublicKey::from_secret_key(secp, basepoint_secret);
+    let basepoint = ec::public_key(basepoint_secret);
     let t = tweak(per_commitment_point, &basepoint)?;
     basepoint_secret
         .add_tweak(&t)
@@ -213,14 +211,13 @@ pub fn revocationpubkey<C: Verification>(
 
 /// `revocationprivkey`, once the owner of the revoked commitment has
 /// revealed its `per_commitment_secret`.
-pub fn revocation_privkey<C: Signing>(
-    secp: &Secp256k1<C>,
+pub fn revocation_privkey(
     revocation_basepoint_secret: &SecretKey,
     per_commitment_secret: &PerCommitmentSecret,
 ) -> Result<SecretKey, KeyError> {
     let pcs = per_commitment_secret_key(per_commitment_secret)?;
-    let revocation_basepoint = PublicKey::from_secret_key(secp, revocation_basepoint_secret);
-    let per_commitment_point = PublicKey::from_secret_key(secp, &pcs);
+    let revocation_basepoint = ec::public_key(revocation_basepoint_secret);
+    let per_commitment_point = ec::public_key(&pcs);
     let h1 = tweak(&revocation_basepoint, &per_commitment_point)?;
     let h2 = tweak(&per_commitment_point, &revocation_basepoint)?;
     let a = revocation_basepoint_secret
@@ -282,25 +279,24 @@ mod tests {
         let base_secret = SecretKey::from_slice(&[0x11; 32]).unwrap();
         let pcs = PerCommitmentSecret::new([0x22; 32]);
         let base = PublicKey::from_secret_key(&secp, &base_secret);
-        let point = per_commitment_point(&secp, &pcs).unwrap();
+        let point = per_commitment_point(&pcs).unwrap();
         let pubkey = revocationpubkey(&secp, &base, &point).unwrap();
-        let privkey = revocation_privkey(&secp, &base_secret, &pcs).unwrap();
+        let privkey = revocation_privkey(&base_secret, &pcs).unwrap();
         assert_eq!(PublicKey::from_secret_key(&secp, &privkey), pubkey.0);
 
-        let htlc_priv = derive_privkey(&secp, &base_secret, &point).unwrap();
+        let htlc_priv = derive_privkey(&base_secret, &point).unwrap();
         let htlc_pub = derive_pubkey(&secp, &base, &point).unwrap();
         assert_eq!(PublicKey::from_secret_key(&secp, &htlc_priv), htlc_pub);
     }
 
     #[test]
     fn invalid_secrets_are_errors() {
-        let secp = Secp256k1::new();
         assert_eq!(
-            per_commitment_point(&secp, &PerCommitmentSecret::new([0; 32])),
+            per_commitment_point(&PerCommitmentSecret::new([0; 32])),
             Err(KeyError::InvalidSecret)
         );
         assert_eq!(
-            per_commitment_point(&secp, &PerCommitmentSecret::new([0xff; 32])),
+            per_commitment_point(&PerCommitmentSecret::new([0xff; 32])),
             Err(KeyError::InvalidSecret)
         );
     }

@@ -14,7 +14,7 @@ use core::fmt;
 
 use bitcoin::ecdsa::Signature as BitcoinSignature;
 use bitcoin::secp256k1::ecdsa::Signature;
-use bitcoin::secp256k1::{Message, PublicKey, Secp256k1, SecretKey, Signing, Verification};
+use bitcoin::secp256k1::{Message, PublicKey, Secp256k1, SecretKey, Verification};
 use bitcoin::sighash::SighashCache;
 use bitcoin::{Amount, EcdsaSighashType, Script, Transaction, Witness};
 use fulmen_types::{PaymentPreimage, Sat};
@@ -83,8 +83,7 @@ pub fn p2wsh_sighash(
 }
 
 /// Signs input `input_index` of `tx`, a P2WSH spend.
-pub fn sign_p2wsh_input<C: Signing>(
-    secp: &Secp256k1<C>,
+pub fn sign_p2wsh_input(
     tx: &Transaction,
     input_index: usize,
     witness_script: &Script,
@@ -93,7 +92,7 @@ pub fn sign_p2wsh_input<C: Signing>(
     key: &SecretKey,
 ) -> Result<Signature, SignError> {
     let msg = p2wsh_sighash(tx, input_index, witness_script, value, sighash_type)?;
-    Ok(secp.sign_ecdsa(&msg, key))
+    Ok(fulmen_types::ec::sign_ecdsa(&msg, key))
 }
 
 /// Verifies a peer's signature on input `input_index` of `tx`, rejecting
@@ -128,15 +127,13 @@ pub fn check_low_s(signature: &Signature) -> Result<(), SignError> {
 
 /// Signs the funding input (input 0, `SIGHASH_ALL`) of a commitment or
 /// closing transaction with a funding key.
-pub fn sign_funding_spend<C: Signing>(
-    secp: &Secp256k1<C>,
+pub fn sign_funding_spend(
     tx: &Transaction,
     funding_script: &Script,
     funding_amount: Sat,
     funding_key: &SecretKey,
 ) -> Result<Signature, SignError> {
     sign_p2wsh_input(
-        secp,
         tx,
         0,
         funding_script,
@@ -174,23 +171,14 @@ pub fn verify_funding_spend<C: Verification>(
 /// For the signatures sent in `commitment_signed` (on the counterparty's
 /// HTLC transactions) use [`counterparty_htlc_sighash_type`]; for the
 /// owner's own signature when broadcasting, `SIGHASH_ALL`.
-pub fn sign_htlc_tx<C: Signing>(
-    secp: &Secp256k1<C>,
+pub fn sign_htlc_tx(
     tx: &Transaction,
     htlc_script: &Script,
     htlc_amount: Sat,
     sighash_type: EcdsaSighashType,
     htlc_key: &SecretKey,
 ) -> Result<Signature, SignError> {
-    sign_p2wsh_input(
-        secp,
-        tx,
-        0,
-        htlc_script,
-        htlc_amount,
-        sighash_type,
-        htlc_key,
-    )
+    sign_p2wsh_input(tx, 0, htlc_script, htlc_amount, sighash_type, htlc_key)
 }
 
 /// Verifies the counterparty's signature on one of the owner's HTLC
@@ -324,7 +312,7 @@ mod tests {
         let mine = PublicKey::from_secret_key(&secp, &key);
         let script = crate::scripts::funding_script(&mine, &other);
         let tx = one_input_tx();
-        let sig = sign_funding_spend(&secp, &tx, &script, Sat(5000), &key).unwrap();
+        let sig = sign_funding_spend(&tx, &script, Sat(5000), &key).unwrap();
         assert_eq!(
             verify_funding_spend(&secp, &tx, &script, Sat(5000), &sig, &mine),
             Ok(())
@@ -341,12 +329,11 @@ mod tests {
         let mut no_input = tx.clone();
         no_input.input.clear();
         assert_eq!(
-            sign_funding_spend(&secp, &no_input, &script, Sat(5000), &key),
+            sign_funding_spend(&no_input, &script, Sat(5000), &key),
             Err(SignError::MissingInput { index: 0 })
         );
         // A signature under the other sighash type does not verify as ALL.
         let single = sign_htlc_tx(
-            &secp,
             &tx,
             &script,
             Sat(5000),
@@ -391,8 +378,8 @@ mod tests {
         );
         let script = crate::scripts::funding_script(&pa, &pb);
         let tx = one_input_tx();
-        let sa = sign_funding_spend(&secp, &tx, &script, Sat(1), &ka).unwrap();
-        let sb = sign_funding_spend(&secp, &tx, &script, Sat(1), &kb).unwrap();
+        let sa = sign_funding_spend(&tx, &script, Sat(1), &ka).unwrap();
+        let sb = sign_funding_spend(&tx, &script, Sat(1), &kb).unwrap();
         let w1 = funding_witness(&script, (&pa, &sa), (&pb, &sb));
         let w2 = funding_witness(&script, (&pb, &sb), (&pa, &sa));
         assert_eq!(w1, w2);

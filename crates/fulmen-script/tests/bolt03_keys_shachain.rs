@@ -117,18 +117,18 @@ fn appendix_e_key_derivation() {
     let pcp: PublicKey = e.per_commitment_point.parse().unwrap();
 
     assert_eq!(PublicKey::from_secret_key(&secp, &base_secret), base_point);
-    assert_eq!(per_commitment_point(&secp, &pcs).unwrap(), pcp);
+    assert_eq!(per_commitment_point(&pcs).unwrap(), pcp);
 
     let localpubkey = derive_pubkey(&secp, &base_point, &pcp).unwrap();
     assert_eq!(hex::encode(localpubkey.serialize()), e.localpubkey);
 
-    let localprivkey = derive_privkey(&secp, &base_secret, &pcp).unwrap();
+    let localprivkey = derive_privkey(&base_secret, &pcp).unwrap();
     assert_eq!(hex::encode(localprivkey.secret_bytes()), e.localprivkey);
 
     let revocation = revocationpubkey(&secp, &base_point, &pcp).unwrap();
     assert_eq!(hex::encode(revocation.serialize()), e.revocationpubkey);
 
-    let revocation_secret = revocation_privkey(&secp, &base_secret, &pcs).unwrap();
+    let revocation_secret = revocation_privkey(&base_secret, &pcs).unwrap();
     assert_eq!(
         hex::encode(revocation_secret.secret_bytes()),
         e.revocationprivkey

@@ -40,7 +40,6 @@ fn der(sig: &Signature) -> String {
 /// signature, and returns (local sig, remote sig, signed tx).
 fn sign_commitment(fx: &Fixture, built: &CommitmentTx) -> (Signature, Signature, Transaction) {
     let local = sign_funding_spend(
-        &fx.secp,
         &built.tx,
         &fx.funding_script,
         fx.funding_amount,
@@ -48,7 +47,6 @@ fn sign_commitment(fx: &Fixture, built: &CommitmentTx) -> (Signature, Signature,
     )
     .unwrap();
     let remote = sign_funding_spend(
-        &fx.secp,
         &built.tx,
         &fx.funding_script,
         fx.funding_amount,
@@ -83,7 +81,6 @@ fn sign_htlc(
     htlcs: &[Htlc],
 ) -> (Signature, Signature, Transaction) {
     let remote = sign_htlc_tx(
-        &fx.secp,
         &h.tx,
         &h.htlc_script,
         h.htlc_amount,
@@ -92,7 +89,6 @@ fn sign_htlc(
     )
     .unwrap();
     let local = sign_htlc_tx(
-        &fx.secp,
         &h.tx,
         &h.htlc_script,
         h.htlc_amount,

@@ -66,15 +66,8 @@ fn spender(outpoint: OutPoint, value: Amount, sequence: u32, lock_time: u32) -> 
     }
 }
 
-fn sig_bytes(
-    tx: &Transaction,
-    script: &ScriptBuf,
-    value: Amount,
-    key: &SecretKey,
-    fx: &Fixture,
-) -> Vec<u8> {
+fn sig_bytes(tx: &Transaction, script: &ScriptBuf, value: Amount, key: &SecretKey) -> Vec<u8> {
     let sig = sign_p2wsh_input(
-        &fx.secp,
         tx,
         0,
         script,
@@ -100,7 +93,6 @@ fn witness(items: &[&[u8]]) -> Witness {
 
 fn signed_commitment(fx: &Fixture, built: &CommitmentTx) -> Transaction {
     let l = sign_funding_spend(
-        &fx.secp,
         &built.tx,
         &fx.funding_script,
         fx.funding_amount,
@@ -108,7 +100,6 @@ fn signed_commitment(fx: &Fixture, built: &CommitmentTx) -> Transaction {
     )
     .unwrap();
     let r = sign_funding_spend(
-        &fx.secp,
         &built.tx,
         &fx.funding_script,
         fx.funding_amount,
@@ -131,7 +122,6 @@ fn signed_htlc(
     preimage: Option<&PaymentPreimage>,
 ) -> Transaction {
     let r = sign_htlc_tx(
-        &fx.secp,
         &h.tx,
         &h.htlc_script,
         h.htlc_amount,
@@ -140,7 +130,6 @@ fn signed_htlc(
     )
     .unwrap();
     let l = sign_htlc_tx(
-        &fx.secp,
         &h.tx,
         &h.htlc_script,
         h.htlc_amount,
@@ -160,7 +149,6 @@ fn signed_htlc(
 fn revocation_key(fx: &Fixture) -> SecretKey {
     let i = &fx.data.internal;
     revocation_privkey(
-        &fx.secp,
         &sk(&i.remote_revocation_basepoint_secret),
         &PerCommitmentSecret::new(b32(&i.local_per_commitment_secret)),
     )
@@ -185,7 +173,6 @@ fn funding_witness_needs_both_signatures_in_key_order() {
     assert!(verifies(&signed, &funding));
     // Argument order does not matter: the witness sorts by key.
     let l = sign_funding_spend(
-        &fx.secp,
         &built.tx,
         &fx.funding_script,
         fx.funding_amount,
@@ -193,7 +180,6 @@ fn funding_witness_needs_both_signatures_in_key_order() {
     )
     .unwrap();
     let r = sign_funding_spend(
-        &fx.secp,
         &built.tx,
         &fx.funding_script,
         fx.funding_amount,
@@ -300,7 +286,6 @@ fn htlc_transactions_verify_and_broken_ones_do_not() {
                 script_pubkey: ScriptBuf::new(),
             });
             let local = sign_htlc_tx(
-                &fx.secp,
                 &bumped,
                 &h.htlc_script,
                 h.htlc_amount,
@@ -363,11 +348,11 @@ fn every_commitment_output_path_verifies() {
                     let ws = ws.unwrap();
                     // Delayed path: needs nSequence >= to_self_delay.
                     let mut tx = spender(op, prev.value, delay, 0);
-                    let s = sig_bytes(&tx, &ws, prev.value, &fx.local_delayed_key, &fx);
+                    let s = sig_bytes(&tx, &ws, prev.value, &fx.local_delayed_key);
                     tx.input[0].witness = witness(&[&s, &[], ws.as_bytes()]);
                     assert!(verifies(&tx, prev));
                     let mut early = spender(op, prev.value, delay - 1, 0);
-                    let s = sig_bytes(&early, &ws, prev.value, &fx.local_delayed_key, &fx);
+                    let s = sig_bytes(&early, &ws, prev.value, &fx.local_delayed_key);
                     early.input[0].witness = witness(&[&s, &[], ws.as_bytes()]);
                     assert!(
                         !verifies(&early, prev),
@@ -375,7 +360,7 @@ fn every_commitment_output_path_verifies() {
                     );
                     // Revocation path: immediate.
                     let mut tx = spender(op, prev.value, 0, 0);
-                    let s = sig_bytes(&tx, &ws, prev.value, &revocation, &fx);
+                    let s = sig_bytes(&tx, &ws, prev.value, &revocation);
                     tx.input[0].witness = witness(&[&s, &[1], ws.as_bytes()]);
                     assert!(verifies(&tx, prev));
                 }
@@ -383,11 +368,11 @@ fn every_commitment_output_path_verifies() {
                     if t.has_anchors() {
                         let ws = ws.unwrap();
                         let mut tx = spender(op, prev.value, 1, 0);
-                        let s = sig_bytes(&tx, &ws, prev.value, &remote_payment_key, &fx);
+                        let s = sig_bytes(&tx, &ws, prev.value, &remote_payment_key);
                         tx.input[0].witness = witness(&[&s, ws.as_bytes()]);
                         assert!(verifies(&tx, prev));
                         let mut early = spender(op, prev.value, 0, 0);
-                        let s = sig_bytes(&early, &ws, prev.value, &remote_payment_key, &fx);
+                        let s = sig_bytes(&early, &ws, prev.value, &remote_payment_key);
                         early.input[0].witness = witness(&[&s, ws.as_bytes()]);
                         assert!(
                             !verifies(&early, prev),
@@ -423,7 +408,7 @@ fn every_commitment_output_path_verifies() {
                         &fx.remote_funding_key
                     };
                     let mut tx = spender(op, prev.value, 0, 0);
-                    let s = sig_bytes(&tx, &ws, prev.value, key, &fx);
+                    let s = sig_bytes(&tx, &ws, prev.value, key);
                     tx.input[0].witness = witness(&[&s, ws.as_bytes()]);
                     assert!(verifies(&tx, prev));
                     // Anyone after 16 blocks.
@@ -439,7 +424,7 @@ fn every_commitment_output_path_verifies() {
                     let seq = u32::from(t.has_anchors());
                     // Revocation path.
                     let mut tx = spender(op, prev.value, 0, 0);
-                    let s = sig_bytes(&tx, &ws, prev.value, &revocation, &fx);
+                    let s = sig_bytes(&tx, &ws, prev.value, &revocation);
                     tx.input[0].witness =
                         witness(&[&s, &fx.keys.revocation.serialize(), ws.as_bytes()]);
                     assert!(verifies(&tx, prev), "htlc revocation path");
@@ -449,7 +434,7 @@ fn every_commitment_output_path_verifies() {
                         HtlcDirection::Offered => {
                             // The counterparty claims with the preimage.
                             let mut tx = spender(op, prev.value, seq, 0);
-                            let s = sig_bytes(&tx, &ws, prev.value, &fx.remote_htlc_key, &fx);
+                            let s = sig_bytes(&tx, &ws, prev.value, &fx.remote_htlc_key);
                             tx.input[0].witness =
                                 witness(&[&s, preimage.as_bytes(), ws.as_bytes()]);
                             assert!(verifies(&tx, prev), "offered htlc preimage path");
@@ -460,11 +445,11 @@ fn every_commitment_output_path_verifies() {
                         HtlcDirection::Received => {
                             // The counterparty times out after cltv_expiry.
                             let mut tx = spender(op, prev.value, seq, h.cltv_expiry);
-                            let s = sig_bytes(&tx, &ws, prev.value, &fx.remote_htlc_key, &fx);
+                            let s = sig_bytes(&tx, &ws, prev.value, &fx.remote_htlc_key);
                             tx.input[0].witness = witness(&[&s, &[], ws.as_bytes()]);
                             assert!(verifies(&tx, prev), "received htlc timeout path");
                             let mut early = spender(op, prev.value, seq, h.cltv_expiry - 1);
-                            let s = sig_bytes(&early, &ws, prev.value, &fx.remote_htlc_key, &fx);
+                            let s = sig_bytes(&early, &ws, prev.value, &fx.remote_htlc_key);
                             early.input[0].witness = witness(&[&s, &[], ws.as_bytes()]);
                             assert!(!verifies(&early, prev), "received htlc timed out early");
                         }
@@ -499,11 +484,11 @@ fn second_stage_output_paths_verify() {
         vout: 0,
     };
     let mut tx = spender(op, prev.value, delay, 0);
-    let s = sig_bytes(&tx, &ws, prev.value, &fx.local_delayed_key, &fx);
+    let s = sig_bytes(&tx, &ws, prev.value, &fx.local_delayed_key);
     tx.input[0].witness = witness(&[&s, &[], ws.as_bytes()]);
     assert!(verifies(&tx, prev));
     let mut tx = spender(op, prev.value, 0, 0);
-    let s = sig_bytes(&tx, &ws, prev.value, &revocation, &fx);
+    let s = sig_bytes(&tx, &ws, prev.value, &revocation);
     tx.input[0].witness = witness(&[&s, &[1], ws.as_bytes()]);
     assert!(verifies(&tx, prev));
 }

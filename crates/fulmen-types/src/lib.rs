@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod amount;
+pub mod ec;
 pub mod features;
 pub mod ids;
 

@@ -107,7 +107,7 @@ pub(crate) fn build_local<'e>(
         .ledger
         .spec(Side::Local, View::Current)
         .map_err(|_| OnchainError::CommitmentBuildError)?;
-    let point = per_commitment_point(signer.secp, &local_secret(signer, number)?)
+    let point = per_commitment_point(&local_secret(signer, number)?)
         .map_err(|_| OnchainError::KeyDerivationError)?;
     let inputs = Inputs::new(&est.core, signer.secp, Side::Local, number, &point, &spec)
         .map_err(|_| OnchainError::CommitmentBuildError)?;

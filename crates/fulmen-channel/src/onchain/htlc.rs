@@ -88,16 +88,8 @@ pub fn finalize_htlc_txs(
             return Err(OnchainError::WrongTransaction);
         }
         let key = claim_secret_key(&claim.key, signer)?;
-        let ours = sign_p2wsh_input(
-            signer.secp,
-            &tx,
-            i,
-            script,
-            claim.value,
-            EcdsaSighashType::All,
-            &key,
-        )
-        .map_err(|_| OnchainError::SigningError)?;
+        let ours = sign_p2wsh_input(&tx, i, script, claim.value, EcdsaSighashType::All, &key)
+            .map_err(|_| OnchainError::SigningError)?;
         let channel_type = stage.channel_type;
         let witness = match &claim.kind {
             ClaimKind::HtlcSuccess { payment_hash, .. } => {

@@ -462,8 +462,7 @@ fn revoked_claims(
 ) -> Result<Vec<u32>, OnchainError> {
     base_remote_claims(tx, est, res);
     let secret = revealed_secret(est, number).ok_or(OnchainError::KeyDerivationError)?;
-    let point =
-        per_commitment_point(signer.secp, &secret).map_err(|_| OnchainError::KeyDerivationError)?;
+    let point = per_commitment_point(&secret).map_err(|_| OnchainError::KeyDerivationError)?;
     let keys = peer_keys(est, signer, &point)?;
     let (_, delay) = est.core.commitment_rules(Side::Remote);
     let to_local_ws = to_local_script(&keys.revocation, delay, &keys.local_delayed);

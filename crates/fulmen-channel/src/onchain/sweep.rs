@@ -13,7 +13,7 @@ use bitcoin::{Amount, EcdsaSighashType, Script, ScriptBuf, Transaction, TxIn, Tx
 use fulmen_script::fees::dust_threshold;
 use fulmen_script::keys::{derive_privkey, revocation_privkey};
 use fulmen_script::sign::p2wsh_sighash;
-use fulmen_types::{PaymentPreimage, Sat};
+use fulmen_types::{ec, PaymentPreimage, Sat};
 
 use super::claim::{Claim, ClaimKey, ClaimKind, RevokedOutput};
 use super::{OnchainError, Signer};
@@ -27,21 +27,16 @@ pub(crate) fn claim_secret_key(
     signer: &Signer<'_>,
 ) -> Result<SecretKey, OnchainError> {
     let s = signer.secrets;
-    let secp = signer.secp;
     let derived = match key {
         ClaimKey::DelayedPayment {
             per_commitment_point,
-        } => derive_privkey(
-            secp,
-            s.delayed_payment_basepoint_secret(),
-            per_commitment_point,
-        ),
+        } => derive_privkey(s.delayed_payment_basepoint_secret(), per_commitment_point),
         ClaimKey::Htlc {
             per_commitment_point,
-        } => derive_privkey(secp, s.htlc_basepoint_secret(), per_commitment_point),
+        } => derive_privkey(s.htlc_basepoint_secret(), per_commitment_point),
         ClaimKey::Revocation {
             per_commitment_secret,
-        } => revocation_privkey(secp, s.revocation_basepoint_secret(), per_commitment_secret),
+        } => revocation_privkey(s.revocation_basepoint_secret(), per_commitment_secret),
         ClaimKey::Payment => Ok(*s.payment_basepoint_secret()),
         ClaimKey::Funding => Ok(*s.funding_secret()),
     };
@@ -119,7 +114,7 @@ fn witness(sig: &[u8], m: &Middle, claim: &Claim) -> Witness {
 /// The public key that appears in the witness of claims that push one
 /// (P2WPKH `to_remote`, revoked HTLCs): the claim key's public key.
 fn witness_pubkey(claim: &Claim, signer: &Signer<'_>) -> Result<PublicKey, OnchainError> {
-    claim_secret_key(&claim.key, signer).map(|k| PublicKey::from_secret_key(signer.secp, &k))
+    claim_secret_key(&claim.key, signer).map(|k| ec::public_key(&k))
 }
 
 /// The witness spending `claim` as input `input_index` of `tx`, signed
@@ -138,7 +133,7 @@ pub fn sign_claim_input(
         return Err(OnchainError::WrongTransaction);
     }
     let key = claim_secret_key(&claim.key, signer)?;
-    let pubkey = PublicKey::from_secret_key(signer.secp, &key);
+    let pubkey = ec::public_key(&key);
     let m = middle(claim, pubkey, preimages)?;
     let msg = match &claim.witness_script {
         Some(ws) => p2wsh_sighash(tx, input_index, ws, claim.value, EcdsaSighashType::All)
@@ -156,7 +151,7 @@ pub fn sign_claim_input(
         }
     };
     let sig = bitcoin::ecdsa::Signature {
-        signature: signer.secp.sign_ecdsa(&msg, &key),
+        signature: ec::sign_ecdsa(&msg, &key),
         sighash_type: EcdsaSighashType::All,
     };
     Ok(witness(&sig.serialize(), &m, claim))

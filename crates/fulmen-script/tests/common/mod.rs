@@ -169,7 +169,7 @@ impl Fixture {
         let p = &data.params;
         let i = &data.internal;
         let pcs = PerCommitmentSecret::new(b32(&i.local_per_commitment_secret));
-        let pcp = per_commitment_point(&secp, &pcs).unwrap();
+        let pcp = per_commitment_point(&pcs).unwrap();
         assert_eq!(pcp, pk(&i.local_per_commitment_point));
 
         let remote_revocation_basepoint =
@@ -212,18 +212,17 @@ impl Fixture {
         assert_eq!(keys.local_htlc.0, pk(&p.local_htlcpubkey));
         assert_eq!(keys.remote_htlc.0, pk(&p.remote_htlcpubkey));
 
-        let local_htlc_key =
-            derive_privkey(&secp, &sk(&i.local_payment_basepoint_secret), &pcp).unwrap();
+        let local_htlc_key = derive_privkey(&sk(&i.local_payment_basepoint_secret), &pcp).unwrap();
         assert_eq!(local_htlc_key, sk(&p.local_privkey));
         let remote_htlc_key =
-            derive_privkey(&secp, &sk(&i.remote_payment_basepoint_secret), &pcp).unwrap();
+            derive_privkey(&sk(&i.remote_payment_basepoint_secret), &pcp).unwrap();
         assert_eq!(remote_htlc_key, sk(&i.remote_privkey));
         assert_eq!(
             PublicKey::from_secret_key(&secp, &remote_htlc_key),
             keys.remote_htlc.0
         );
         let local_delayed_key =
-            derive_privkey(&secp, &sk(&i.local_delayed_payment_basepoint_secret), &pcp).unwrap();
+            derive_privkey(&sk(&i.local_delayed_payment_basepoint_secret), &pcp).unwrap();
         assert_eq!(local_delayed_key, sk(&i.local_delayed_privkey));
 
         let local_funding_key = sk(&p.local_funding_privkey);

@@ -8,8 +8,14 @@
 //! Onion costs: peel one hop (target <= 80 us), build a 3-hop and a 20-hop
 //! payment onion (targets <= 200 us and <= 1.2 ms), and decrypt a failure
 //! returned by hop 20 of 20.
+//!
+//! In `--bench` mode it then prints each figure against its target, and the
+//! elliptic-curve floor of a build (one ECDH per hop, one `k·G` per hop after
+//! the first) measured in the same run.
 
-use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use std::time::Instant;
+
+use criterion::{black_box, criterion_group, Criterion};
 use fulmen_onion::failure::{
     create_failure_packet, decrypt_failure, wrap_failure_packet, FailureMessage, DEFAULT_PAD_TARGET,
 };
@@ -109,5 +115,65 @@ fn primitives(c: &mut Criterion) {
     });
 }
 
+/// µs per call of `f`, after a warm-up of a tenth as many calls.
+fn micros(iters: u32, mut f: impl FnMut()) -> f64 {
+    for _ in 0..iters / 10 {
+        f();
+    }
+    let start = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    start.elapsed().as_secs_f64() * 1e6 / f64::from(iters)
+}
+
+/// A plain timing loop printing each figure against its target.
+fn summary() {
+    let hash = PaymentHash([0xab; 32]);
+    let session = key(0xee);
+    let (r3, r20) = (route(3), route(20));
+    let built = build_payment_onion(&session, &r3, &hash).unwrap();
+    let node0 = key(1);
+    let (sk, pk) = (key(7), public_key(&key(9)));
+    let ecdh = micros(5_000, || {
+        black_box(fulmen_onion::keys::ecdh(black_box(&pk), black_box(&sk)));
+    });
+    let keygen = micros(5_000, || {
+        black_box(public_key(black_box(&sk)));
+    });
+    println!("\nsummary: onion figures (one core)");
+    println!("  reference: ECDH {ecdh:.1} µs, k·G {keygen:.1} µs");
+    let check = |name: &str, us: f64, target: f64, floor: f64| {
+        println!(
+            "  {name:>15}: {us:8.1} µs  (EC floor {floor:.0} µs; target ≤ {target:.0} µs: {})",
+            if us <= target { "met" } else { "MISSED" }
+        );
+    };
+    let peel_us = micros(3_000, || {
+        black_box(peel(&node0, &built.packet, hash.as_bytes(), None).unwrap());
+    });
+    let tweak = micros(3_000, || {
+        black_box(fulmen_onion::keys::mul_public(&pk, [3; 32]).unwrap());
+    });
+    check("peel one hop", peel_us, 80.0, ecdh + tweak);
+    for (name, r, target) in [
+        ("build 3 hops", &r3, 200.0),
+        ("build 20 hops", &r20, 1_200.0),
+    ] {
+        let us = micros(if r.len() > 3 { 300 } else { 3_000 }, || {
+            black_box(build_payment_onion(&session, r, &hash).unwrap());
+        });
+        let hops = r.len() as f64;
+        check(name, us, target, hops * ecdh + (hops - 1.0) * keygen);
+    }
+}
+
 criterion_group!(onion, benches, primitives);
-criterion_main!(onion);
+
+fn main() {
+    onion();
+    Criterion::default().configure_from_args().final_summary();
+    if std::env::args().any(|a| a == "--bench") {
+        summary();
+    }
+}

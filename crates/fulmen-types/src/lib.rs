@@ -1,5 +1,7 @@
 //! Lightning primitive types shared by every Fulmen crate: checked msat/sat
-//! amounts, channel and payment identifiers, and BOLT 9 feature bit vectors.
+//! amounts, channel and payment identifiers, and BOLT 9 feature bit vectors;
+//! and [`ec`], the faster key generation and ECDSA signing of the channel,
+//! on-chain and onion code.
 //!
 //! No I/O, no clock, no randomness. Types that hold secrets
 //! ([`PaymentPreimage`], [`PaymentSecret`]) never print their bytes in `Debug`.

@@ -1,7 +1,8 @@
 //! Where the node's randomness comes from.
 //!
 //! The runtime needs fresh randomness for the mnemonic of a new node, for
-//! every BOLT 8 handshake's ephemeral key and for the RPC cookie. It never
+//! every BOLT 8 handshake's ephemeral key, for the RPC cookie and to blind
+//! the signing context ([`fulmen_types::ec::blind`]) at start. It never
 //! draws it itself: [`crate::Node::start`] takes an [`EntropySource`], which
 //! the binary fills from the operating system ([`OsEntropy`]) and tests may
 //! replace.

@@ -119,6 +119,11 @@ impl Node {
             return Err(NodeError::Config("alias longer than 32 bytes"));
         }
         let network = config.network;
+        // Blind the signing context before anything signs (a no-op when
+        // another node of this process did it first).
+        let blinding =
+            crate::entropy::random_bytes::<32>(entropy.as_ref()).map_err(NodeError::Entropy)?;
+        fulmen_types::ec::blind(&blinding);
         let datadir = DataDir::create(&config.datadir)?;
         // First: the store's exclusive lock makes sure no other node runs on
         // this directory before anything in it is touched.

@@ -20,9 +20,30 @@ use std::sync::OnceLock;
 use bitcoin::secp256k1::{ecdsa::Signature, Message, PublicKey, Secp256k1, SecretKey};
 use secp256k1_v06 as v06;
 
+static CTX: OnceLock<v06::Secp256k1<v06::All>> = OnceLock::new();
+
 fn context() -> &'static v06::Secp256k1<v06::All> {
-    static CTX: OnceLock<v06::Secp256k1<v06::All>> = OnceLock::new();
     CTX.get_or_init(v06::Secp256k1::new)
+}
+
+/// Blinds the process-wide signing context with `seed`: libsecp256k1's
+/// context randomization, a defence against side channels (power, EM) on
+/// `k·G`. Results do not change: keys and RFC 6979 signatures are the same
+/// with or without it. This crate has no randomness of its own, so the node
+/// calls this once at start with fresh bytes from its entropy source.
+///
+/// Returns `true` if this call blinded the context; `false` if it was
+/// already in use (an earlier call, or a key or signature made before),
+/// which it then leaves as it is.
+pub fn blind(seed: &[u8; 32]) -> bool {
+    let mut blinded = false;
+    CTX.get_or_init(|| {
+        let mut ctx = v06::Secp256k1::new();
+        ctx.seeded_randomize(seed);
+        blinded = true;
+        ctx
+    });
+    blinded
 }
 
 fn fallback_context() -> &'static Secp256k1<bitcoin::secp256k1::All> {
@@ -58,9 +79,15 @@ mod tests {
     use super::*;
 
     /// Both libraries agree on keys and signatures over many scalars,
-    /// including the smallest and largest valid ones.
+    /// including the smallest and largest valid ones, with the context
+    /// blinded (whichever test of this process used it first).
     #[test]
     fn same_results_as_rust_bitcoins_secp256k1() {
+        blind(&[0x42; 32]);
+        assert!(
+            !blind(&[0x43; 32]),
+            "a context in use is never blinded again"
+        );
         let secp = Secp256k1::new();
         let mut seed = [0x11u8; 32];
         let mut secrets = vec![

@@ -123,7 +123,9 @@ impl Node {
         // another node of this process did it first).
         let blinding =
             crate::entropy::random_bytes::<32>(entropy.as_ref()).map_err(NodeError::Entropy)?;
-        fulmen_types::ec::blind(&blinding);
+        if !fulmen_types::ec::blind(&blinding) {
+            tracing::debug!("signing context already in use: not blinded again");
+        }
         let datadir = DataDir::create(&config.datadir)?;
         // First: the store's exclusive lock makes sure no other node runs on
         // this directory before anything in it is touched.

@@ -243,7 +243,7 @@ async fn a_funder_restarted_before_confirmation_gets_the_channel_ready() {
         move |dir: &std::path::Path| config(dir, Some(c), fast_peers())
     };
     let mut a = start_with(cfg(&chain)).await;
-    let mut b = start_with(cfg(&chain)).await;
+    let b = start_with(cfg(&chain)).await;
     a.node.mine(1, None).await.unwrap();
     mine(&a, 100).await;
     wait_confirmed(&mut a, 50 * COIN).await;
@@ -254,13 +254,15 @@ async fn a_funder_restarted_before_confirmation_gets_the_channel_ready() {
         .await
         .unwrap();
     let id = opened.channel_id;
-    assert_eq!(channel(&a, id).await.state, "opening");
     // A stops; the funding confirms while it is away.
     let dir = a.stop_keep().await;
     mine(&b, 3).await;
-    // Restarted, A reconnects to B by itself at once, so the channel may
-    // already be ready when this test could look at it: it waits instead.
+    // B is down while A restarts (A would reconnect to it at once), so what
+    // A restored from its store can be read: the channel is still opening.
+    let dir_b = b.stop_keep().await;
     let mut a = start_in(dir, cfg(&chain)).await;
+    assert_eq!(channel(&a, id).await.state, "opening");
+    let mut b = start_in(dir_b, cfg(&chain)).await;
     a.node.connect(&target(&b)).await.unwrap();
     wait_ready(&mut a, id).await;
     wait_ready(&mut b, id).await;

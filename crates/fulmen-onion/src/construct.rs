@@ -130,8 +130,9 @@ fn first_key_and_secrets(
 }
 
 /// Each hop's `rho` stream, as far as the sender needs it: the first 1300
-/// bytes obfuscate the hop's layer, and a forwarding hop's next `shift` bytes
-/// are its share of the filler. One ChaCha20 run per hop serves both.
+/// bytes obfuscate the hop's layer, and a forwarding hop's filler share is
+/// the stream from `1300 - (filler so far)` to `1300 + shift` (see
+/// [`filler`]). One ChaCha20 run per hop serves both.
 fn rho_streams(secrets: &[SharedSecret], shifts: &[usize]) -> Vec<Vec<u8>> {
     let forwarding = secrets.len().saturating_sub(1);
     secrets

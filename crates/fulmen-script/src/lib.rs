@@ -24,8 +24,9 @@
 //! 6. Mutual close: [`closing::build_legacy_closing_tx`] or
 //!    [`closing::build_closing_tx`].
 //!
-//! Signing functions take a `&Secp256k1<C>`: create one context and reuse
-//! it, since creating a signing context is expensive.
+//! Signing and `k·G` go through [`fulmen_types::ec`] and take no context.
+//! Verification and key tweaks take a `&Secp256k1<C>`: create one context
+//! and reuse it, since creating one is expensive.
 //!
 //! Secrets ([`shachain::PerCommitmentSecret`], [`shachain::ShachainSeed`])
 //! never show their bytes in `Debug`.

@@ -59,10 +59,12 @@ pub use claim::{Claim, ClaimKey, ClaimKind, Deadline, RevokedOutput, SecondStage
 pub use classify::{classify, RemoteWhich, SpendKind, UnknownSpend};
 pub use resolve::{resolve, Resolution};
 
-/// What signing needs: a secp256k1 context and the channel's secrets.
+/// What claiming needs: the channel's secrets, and a secp256k1 context for
+/// deriving the public keys of scripts (signing itself goes through
+/// [`fulmen_types::ec`]).
 #[derive(Clone, Copy)]
 pub struct Signer<'a> {
-    /// A signing and verification context (create once, reuse).
+    /// A verification and key-tweaking context (create once, reuse).
     pub secp: &'a Secp256k1<All>,
     /// The channel's secrets.
     pub secrets: &'a dyn ChannelSecrets,

@@ -77,7 +77,10 @@ pub fn sign_ecdsa(msg: &Message, secret: &SecretKey) -> Signature {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
+    use bitcoin::hashes::Hash;
+
     use super::*;
+    use crate::ids::parse_hex;
 
     /// Both libraries agree on keys and signatures over many scalars,
     /// including the smallest and largest valid ones, with the context
@@ -99,9 +102,12 @@ mod tests {
             })
             .unwrap(),
             // n - 1
-            SecretKey::from_slice(&hex_32(
-                "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140",
-            ))
+            SecretKey::from_slice(
+                &parse_hex::<32>(
+                    "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364140",
+                )
+                .unwrap(),
+            )
             .unwrap(),
         ];
         for _ in 0..200 {
@@ -125,14 +131,4 @@ mod tests {
             seed[0] ^= 0x5a;
         }
     }
-
-    fn hex_32(s: &str) -> [u8; 32] {
-        let mut out = [0u8; 32];
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).unwrap();
-        }
-        out
-    }
-
-    use bitcoin::hashes::Hash;
 }

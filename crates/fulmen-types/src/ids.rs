@@ -15,7 +15,7 @@ fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8]) -> fmt::Result {
 }
 
 /// Parses `2 * N` hex digits into `N` bytes.
-fn parse_hex<const N: usize>(s: &str) -> Result<[u8; N], ParseIdError> {
+pub(crate) fn parse_hex<const N: usize>(s: &str) -> Result<[u8; N], ParseIdError> {
     let bytes = s.as_bytes();
     if bytes.len() != 2 * N {
         return Err(ParseIdError::Length {

@@ -190,7 +190,15 @@ impl Channel {
         let number = est.local_commit.number;
         let spec = est.ledger.spec(Side::Local, View::Current).ok()?;
         let point = local_point(ctx, number).ok()?;
-        let inputs = Inputs::new(&est.core, ctx.secp, Side::Local, number, &point, &spec).ok()?;
+        let inputs = Inputs::new(
+            &est.core,
+            &crate::onchain::Signer::from_ctx(ctx),
+            Side::Local,
+            number,
+            &point,
+            &spec,
+        )
+        .ok()?;
         inputs.build().ok().map(|c| c.tx.compute_txid())
     }
 

@@ -127,7 +127,7 @@ impl Established {
         ctx: &Ctx<'_>,
         revoked: u64,
     ) -> Result<RevokeAndAck, InternalError> {
-        let secret = local_secret(ctx, revoked)?;
+        let secret = local_secret(ctx.secrets, revoked)?;
         let next = local_point(ctx, revoked.saturating_add(2))?;
         Ok(RevokeAndAck {
             channel_id: self.core.channel_id,

@@ -3,15 +3,13 @@
 //! and assembling our fully signed latest commitment for a unilateral
 //! close. Everything is built by `fulmen-script` (BOLT 3).
 
-use bitcoin::hashes::{sha256, Hash, HashEngine};
 use bitcoin::secp256k1::ecdsa::Signature;
-use bitcoin::secp256k1::{All, PublicKey, Secp256k1};
-use bitcoin::secp256k1::{Scalar, SecretKey};
+use bitcoin::secp256k1::PublicKey;
 use bitcoin::{Transaction, Witness};
 use fulmen_script::commitment::{build_commitment, CommitmentParams, CommitmentTx, OutputKind};
 use fulmen_script::keys::{
-    local_delayedpubkey, per_commitment_point, remotepubkey, revocationpubkey, CommitmentKeys,
-    HtlcPubkey,
+    derive_privkey_with_basepoint, per_commitment_point, per_commitment_secret_key, CommitmentKeys,
+    Holder, HtlcKeys,
 };
 use fulmen_script::shachain::{PerCommitmentSecret, ShachainSeed};
 use fulmen_script::sign::{
@@ -21,42 +19,26 @@ use fulmen_script::sign::{
 use fulmen_script::{Htlc, HtlcDirection, Side};
 use fulmen_types::Sat;
 
-use crate::config::Ctx;
+use crate::config::{ChannelSecrets, Ctx};
 use crate::error::{ChannelError, InternalError, Violation};
 use crate::events::RevokedHtlc;
 use crate::ledger::Spec;
+use crate::onchain::Signer;
 use crate::state::{ChannelCore, Established, RemoteCommit};
 
 /// Our per-commitment secret for commitment `number`.
 pub(crate) fn local_secret(
-    ctx: &Ctx<'_>,
+    secrets: &dyn ChannelSecrets,
     number: u64,
 ) -> Result<PerCommitmentSecret, InternalError> {
-    ShachainSeed::new(*ctx.secrets.per_commitment_seed())
+    ShachainSeed::new(*secrets.per_commitment_seed())
         .secret_for_commitment(number)
         .map_err(|_| InternalError::KeyDerivation)
 }
 
 /// Our per-commitment point for commitment `number`.
 pub(crate) fn local_point(ctx: &Ctx<'_>, number: u64) -> Result<PublicKey, InternalError> {
-    per_commitment_point(&local_secret(ctx, number)?).map_err(|_| InternalError::KeyDerivation)
-}
-
-/// BOLT 3 `privkey = basepoint_secret + SHA256(per_commitment_point ||
-/// basepoint)`, with the basepoint already known (saves a point
-/// multiplication per signed commitment).
-pub(crate) fn derive_secret(
-    basepoint_secret: &SecretKey,
-    basepoint: &PublicKey,
-    per_commitment_point: &PublicKey,
-) -> Result<SecretKey, InternalError> {
-    let mut engine = sha256::Hash::engine();
-    engine.input(&per_commitment_point.serialize());
-    engine.input(&basepoint.serialize());
-    let tweak = Scalar::from_be_bytes(sha256::Hash::from_engine(engine).to_byte_array())
-        .map_err(|_| InternalError::KeyDerivation)?;
-    basepoint_secret
-        .add_tweak(&tweak)
+    per_commitment_point(&local_secret(ctx.secrets, number)?)
         .map_err(|_| InternalError::KeyDerivation)
 }
 
@@ -74,10 +56,12 @@ pub(crate) struct Inputs<'c> {
 
 impl<'c> Inputs<'c> {
     /// Describes `owner`'s commitment `number` with per-commitment `point`
-    /// holding `spec`.
+    /// holding `spec`. Our own commitment's `point` must be ours for
+    /// `number`: its keys are derived from our secrets (same keys, fewer
+    /// variable-base multiplications; see [`CommitmentKeys::derive_held`]).
     pub(crate) fn new(
         core: &'c ChannelCore,
-        secp: &Secp256k1<All>,
+        signer: &Signer<'_>,
         owner: Side,
         number: u64,
         point: &PublicKey,
@@ -98,33 +82,39 @@ impl<'c> Inputs<'c> {
             !fulmen_script::fees::is_htlc_trimmed(direction, h.amount, dust_limit, spec.feerate, t)
                 && h.amount.to_sat_floor() > Sat::ZERO
         });
-        let keys = if any_htlc_output {
-            CommitmentKeys::derive(
-                secp,
-                point,
-                &owner_keys.basepoints(),
-                &other_keys.basepoints(),
-            )
-            .map_err(|_| InternalError::KeyDerivation)?
+        let htlc_keys = if any_htlc_output {
+            HtlcKeys::Derive
         } else {
             // Without an HTLC output the two HTLC keys appear nowhere in the
-            // transaction: skip their two point multiplications. The
-            // basepoints stand in for them and are never used.
-            CommitmentKeys {
-                per_commitment_point: *point,
-                revocation: revocationpubkey(secp, &other_keys.revocation_basepoint, point)
-                    .map_err(|_| InternalError::KeyDerivation)?,
-                local_delayed: local_delayedpubkey(
-                    secp,
-                    &owner_keys.delayed_payment_basepoint,
-                    point,
-                )
-                .map_err(|_| InternalError::KeyDerivation)?,
-                local_htlc: HtlcPubkey(owner_keys.htlc_basepoint),
-                remote_htlc: HtlcPubkey(other_keys.htlc_basepoint),
-                remote_payment: remotepubkey(&other_keys.payment_basepoint),
-            }
+            // transaction: skip their two point multiplications.
+            HtlcKeys::Basepoints
         };
+        let secrets = signer.secrets;
+        let per_commitment_secret;
+        let holder = match owner {
+            Side::Local => {
+                per_commitment_secret = per_commitment_secret_key(&local_secret(secrets, number)?)
+                    .map_err(|_| InternalError::KeyDerivation)?;
+                Holder::Owner {
+                    per_commitment_secret: &per_commitment_secret,
+                    delayed_payment_basepoint_secret: secrets.delayed_payment_basepoint_secret(),
+                    htlc_basepoint_secret: secrets.htlc_basepoint_secret(),
+                }
+            }
+            Side::Remote => Holder::Counterparty {
+                revocation_basepoint_secret: secrets.revocation_basepoint_secret(),
+                htlc_basepoint_secret: secrets.htlc_basepoint_secret(),
+            },
+        };
+        let keys = CommitmentKeys::derive_held(
+            signer.secp,
+            point,
+            &owner_keys.basepoints(),
+            &other_keys.basepoints(),
+            holder,
+            htlc_keys,
+        )
+        .map_err(|_| InternalError::KeyDerivation)?;
         let htlcs = spec
             .htlcs
             .iter()
@@ -205,7 +195,14 @@ pub(crate) fn sign_remote(
     point: &PublicKey,
     spec: &Spec,
 ) -> Result<SignedRemote, InternalError> {
-    let inputs = Inputs::new(core, ctx.secp, Side::Remote, number, point, spec)?;
+    let inputs = Inputs::new(
+        core,
+        &Signer::from_ctx(ctx),
+        Side::Remote,
+        number,
+        point,
+        spec,
+    )?;
     let params = inputs.params();
     let built = inputs.build()?;
     let signature = sign_funding_spend(
@@ -220,11 +217,12 @@ pub(crate) fn sign_remote(
         .map_err(|_| InternalError::CommitmentBuild)?;
     let mut htlc_signatures = Vec::with_capacity(htlc_txs.len());
     if !htlc_txs.is_empty() {
-        let key = derive_secret(
+        let key = derive_privkey_with_basepoint(
             ctx.secrets.htlc_basepoint_secret(),
             &core.local_keys.htlc_basepoint,
             point,
-        )?;
+        )
+        .map_err(|_| InternalError::KeyDerivation)?;
         let sighash = counterparty_htlc_sighash_type(core.channel_type.base);
         for h in &htlc_txs {
             htlc_signatures.push(
@@ -285,7 +283,14 @@ pub(crate) fn verify_local(
     htlc_signatures: &[Signature],
 ) -> Result<(), ChannelError> {
     let point = *point;
-    let inputs = Inputs::new(core, ctx.secp, Side::Local, number, &point, spec)?;
+    let inputs = Inputs::new(
+        core,
+        &Signer::from_ctx(ctx),
+        Side::Local,
+        number,
+        &point,
+        spec,
+    )?;
     let built = inputs.build()?;
     verify_funding_spend(
         ctx.secp,
@@ -329,7 +334,14 @@ pub(crate) fn signed_local_commitment(
     let number = est.local_commit.number;
     let spec = est.ledger.spec(Side::Local, crate::ledger::View::Current)?;
     let point = local_point(ctx, number)?;
-    let inputs = Inputs::new(core, ctx.secp, Side::Local, number, &point, &spec)?;
+    let inputs = Inputs::new(
+        core,
+        &Signer::from_ctx(ctx),
+        Side::Local,
+        number,
+        &point,
+        &spec,
+    )?;
     let mut tx = inputs.build()?.tx;
     let script = core.funding_script();
     let ours = sign_funding_spend(&tx, &script, core.funding, ctx.secrets.funding_secret())
@@ -379,21 +391,4 @@ pub(crate) fn funder_cost(
         Sat::ZERO
     };
     fee.checked_add(anchors)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use bitcoin::secp256k1::Secp256k1;
-
-    #[test]
-    fn derive_secret_matches_bolt3_derivation() {
-        let secp = Secp256k1::new();
-        let base = SecretKey::from_slice(&[0x21; 32]).unwrap();
-        let base_pub = PublicKey::from_secret_key(&secp, &base);
-        let point = PublicKey::from_secret_key(&secp, &SecretKey::from_slice(&[0x22; 32]).unwrap());
-        let ours = derive_secret(&base, &base_pub, &point).unwrap();
-        let spec = fulmen_script::keys::derive_privkey(&base, &point).unwrap();
-        assert_eq!(ours, spec);
-    }
 }

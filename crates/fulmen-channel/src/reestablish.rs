@@ -105,7 +105,7 @@ impl Established {
         // expected AND `your_last_per_commitment_secret` correct for
         // `next_revocation_number` minus 1: MUST NOT broadcast.
         if m.next_revocation_number > local {
-            let claimed = local_secret(ctx, m.next_revocation_number - 1);
+            let claimed = local_secret(ctx.secrets, m.next_revocation_number - 1);
             let proves = claimed.is_ok_and(|s| {
                 s.ct_eq(&fulmen_script::shachain::PerCommitmentSecret::new(
                     m.your_last_per_commitment_secret.0,
@@ -122,7 +122,7 @@ impl Established {
         // Otherwise, if `your_last_per_commitment_secret` does not match
         // the expected values: SHOULD fail the channel.
         if m.next_revocation_number > 0 {
-            let expected = local_secret(ctx, m.next_revocation_number - 1)?;
+            let expected = local_secret(ctx.secrets, m.next_revocation_number - 1)?;
             let got = fulmen_script::shachain::PerCommitmentSecret::new(
                 m.your_last_per_commitment_secret.0,
             );

@@ -9,7 +9,9 @@
 
 use bitcoin::secp256k1::{PublicKey, Secp256k1, SecretKey};
 use fulmen_script::keys::{
-    derive_privkey, derive_pubkey, per_commitment_point, revocation_privkey, revocationpubkey,
+    derive_privkey, derive_pubkey, derive_pubkey_owned, per_commitment_point,
+    per_commitment_secret_key, revocation_privkey, revocationpubkey, revocationpubkey_with_secret,
+    RevocationSecret,
 };
 use fulmen_script::shachain::{PerCommitmentSecret, SecretStore, ShachainError, ShachainSeed};
 use serde::Deserialize;
@@ -125,8 +127,26 @@ fn appendix_e_key_derivation() {
     let localprivkey = derive_privkey(&base_secret, &pcp).unwrap();
     assert_eq!(hex::encode(localprivkey.secret_bytes()), e.localprivkey);
 
+    // The owner of the basepoint derives the same key from its secret.
+    let owned = derive_pubkey_owned(&base_secret, &base_point, &pcp).unwrap();
+    assert_eq!(hex::encode(owned.serialize()), e.localpubkey);
+
     let revocation = revocationpubkey(&secp, &base_point, &pcp).unwrap();
     assert_eq!(hex::encode(revocation.serialize()), e.revocationpubkey);
+
+    // Either holder of one of its two secrets derives the same key.
+    let pcs_key = per_commitment_secret_key(&pcs).unwrap();
+    for secret in [
+        RevocationSecret::Basepoint(&base_secret),
+        RevocationSecret::PerCommitment(&pcs_key),
+    ] {
+        let held = revocationpubkey_with_secret(&secp, &base_point, &pcp, secret).unwrap();
+        assert_eq!(
+            hex::encode(held.serialize()),
+            e.revocationpubkey,
+            "{secret:?}"
+        );
+    }
 
     let revocation_secret = revocation_privkey(&base_secret, &pcs).unwrap();
     assert_eq!(

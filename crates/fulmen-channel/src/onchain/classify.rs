@@ -6,11 +6,11 @@ use bitcoin::{Transaction, Txid};
 use fulmen_script::commitment::CommitmentTx;
 use fulmen_script::keys::{per_commitment_point, PaymentPubkey};
 use fulmen_script::scripts::to_remote_script_pubkey;
-use fulmen_script::shachain::{commitment_index, PerCommitmentSecret, ShachainSeed};
+use fulmen_script::shachain::{commitment_index, PerCommitmentSecret};
 use fulmen_script::Side;
 
 use super::{OnchainError, Signer};
-use crate::commitment::Inputs;
+use crate::commitment::{local_secret, Inputs};
 use crate::ledger::View;
 use crate::state::Established;
 
@@ -81,16 +81,6 @@ pub enum UnknownSpend {
     },
 }
 
-/// Our per-commitment secret for commitment `number`.
-pub(crate) fn local_secret(
-    signer: &Signer<'_>,
-    number: u64,
-) -> Result<PerCommitmentSecret, OnchainError> {
-    ShachainSeed::new(*signer.secrets.per_commitment_seed())
-        .secret_for_commitment(number)
-        .map_err(|_| OnchainError::KeyDerivationError)
-}
-
 /// Our latest commitment, rebuilt, with the inputs it was built from.
 pub(crate) struct LocalBuilt<'e> {
     pub inputs: Inputs<'e>,
@@ -107,9 +97,11 @@ pub(crate) fn build_local<'e>(
         .ledger
         .spec(Side::Local, View::Current)
         .map_err(|_| OnchainError::CommitmentBuildError)?;
-    let point = per_commitment_point(&local_secret(signer, number)?)
-        .map_err(|_| OnchainError::KeyDerivationError)?;
-    let inputs = Inputs::new(&est.core, signer.secp, Side::Local, number, &point, &spec)
+    let point = local_secret(signer.secrets, number)
+        .ok()
+        .and_then(|s| per_commitment_point(&s).ok())
+        .ok_or(OnchainError::KeyDerivationError)?;
+    let inputs = Inputs::new(&est.core, signer, Side::Local, number, &point, &spec)
         .map_err(|_| OnchainError::CommitmentBuildError)?;
     let built = inputs
         .build()

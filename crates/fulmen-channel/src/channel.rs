@@ -189,7 +189,7 @@ impl Channel {
         let est = self.established()?;
         let number = est.local_commit.number;
         let spec = est.ledger.spec(Side::Local, View::Current).ok()?;
-        let point = local_point(ctx, number).ok()?;
+        let point = local_point(ctx.secrets, number).ok()?;
         let inputs = Inputs::new(
             &est.core,
             &crate::onchain::Signer::from_ctx(ctx),

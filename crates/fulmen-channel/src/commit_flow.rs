@@ -128,7 +128,7 @@ impl Established {
         revoked: u64,
     ) -> Result<RevokeAndAck, InternalError> {
         let secret = local_secret(ctx.secrets, revoked)?;
-        let next = local_point(ctx, revoked.saturating_add(2))?;
+        let next = local_point(ctx.secrets, revoked.saturating_add(2))?;
         Ok(RevokeAndAck {
             channel_id: self.core.channel_id,
             per_commitment_secret: fulmen_wire::PerCommitmentSecret(*secret.as_bytes()),

@@ -37,9 +37,11 @@ pub(crate) fn local_secret(
 }
 
 /// Our per-commitment point for commitment `number`.
-pub(crate) fn local_point(ctx: &Ctx<'_>, number: u64) -> Result<PublicKey, InternalError> {
-    per_commitment_point(&local_secret(ctx.secrets, number)?)
-        .map_err(|_| InternalError::KeyDerivation)
+pub(crate) fn local_point(
+    secrets: &dyn ChannelSecrets,
+    number: u64,
+) -> Result<PublicKey, InternalError> {
+    per_commitment_point(&local_secret(secrets, number)?).map_err(|_| InternalError::KeyDerivation)
 }
 
 /// Everything `build_commitment` needs, owned.
@@ -95,6 +97,16 @@ impl<'c> Inputs<'c> {
             Side::Local => {
                 per_commitment_secret = per_commitment_secret_key(&local_secret(secrets, number)?)
                     .map_err(|_| InternalError::KeyDerivation)?;
+                // Every caller passes our own point for `number` (the stored
+                // `local_next_point` is `local_point(number)` by
+                // construction). Checked in debug builds, so that the whole
+                // test suite watches the invariant; in release a mismatch
+                // could only build keys the peer's signatures fail against.
+                debug_assert_eq!(
+                    fulmen_types::ec::public_key(&per_commitment_secret),
+                    *point,
+                    "our commitment {number} built on another point"
+                );
                 Holder::Owner {
                     per_commitment_secret: &per_commitment_secret,
                     delayed_payment_basepoint_secret: secrets.delayed_payment_basepoint_secret(),
@@ -333,7 +345,7 @@ pub(crate) fn signed_local_commitment(
     let core = &est.core;
     let number = est.local_commit.number;
     let spec = est.ledger.spec(Side::Local, crate::ledger::View::Current)?;
-    let point = local_point(ctx, number)?;
+    let point = local_point(ctx.secrets, number)?;
     let inputs = Inputs::new(
         core,
         &Signer::from_ctx(ctx),

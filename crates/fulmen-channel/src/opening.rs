@@ -219,7 +219,7 @@ pub(crate) fn new_outbound(
         return Err(Violation::InvalidShutdownScript);
     }
     let local_keys = public_keys(ctx.secp, ctx.secrets);
-    let first_point = local_point(ctx, 0)?;
+    let first_point = local_point(ctx.secrets, 0)?;
     let params = our_params(ctx.config, setup.funding, None);
     let upfront = setup.upfront_shutdown.then_some(&setup.shutdown_script);
     let open = OpenChannel {
@@ -375,7 +375,7 @@ fn established(
         core,
         ledger,
         local_commit,
-        local_next_point: local_point(ctx, 1)?,
+        local_next_point: local_point(ctx.secrets, 1)?,
         remote_commit,
         remote_prev: None,
         remote_next_point: None,
@@ -407,7 +407,7 @@ pub(crate) fn new_inbound(
     let remote_params = open_params(open);
     let local_params = our_params(ctx.config, open.funding, Some(&remote_params));
     let local_keys = public_keys(ctx.secp, ctx.secrets);
-    let first_point = local_point(ctx, 0)?;
+    let first_point = local_point(ctx.secrets, 0)?;
     let upfront = setup.upfront_shutdown.then_some(&setup.shutdown_script);
     let accept = AcceptChannel {
         temporary_channel_id: open.temporary_channel_id,
@@ -477,7 +477,7 @@ impl InboundOpening {
                 push: core.push,
             }))?;
         let local_spec = ledger.spec(Side::Local, View::Current)?;
-        let point = local_point(ctx, 0)?;
+        let point = local_point(ctx.secrets, 0)?;
         verify_local(&core, ctx, 0, &point, &local_spec, &m.signature, &[])?;
         let remote_spec = ledger.spec(Side::Remote, View::Current)?;
         let signed = sign_remote(&core, ctx, 0, &self.remote_first_point, &remote_spec)?;
@@ -525,7 +525,7 @@ impl AwaitingFundingSigned {
         let ledger =
             initial_ledger(&self.core).ok_or(ChannelError::Close(Violation::FunderCannotPayFee))?;
         let spec = ledger.spec(Side::Local, View::Current)?;
-        let point = local_point(ctx, 0)?;
+        let point = local_point(ctx.secrets, 0)?;
         verify_local(&self.core, ctx, 0, &point, &spec, &m.signature, &[])?;
         let local_commit = LocalCommit {
             number: 0,

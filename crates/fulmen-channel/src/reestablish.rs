@@ -63,7 +63,7 @@ impl Established {
             next_commitment_number: self.local_commit.number.saturating_add(1),
             next_revocation_number,
             your_last_per_commitment_secret,
-            my_current_per_commitment_point: local_point(ctx, self.local_commit.number)?,
+            my_current_per_commitment_point: local_point(ctx.secrets, self.local_commit.number)?,
             next_funding: None,
             my_current_funding_locked: None,
             unknown_tlvs: Vec::new(),

@@ -8,7 +8,9 @@
 //! 1. Per commitment, the owner's `per_commitment_point` comes from its
 //!    [`shachain::ShachainSeed`] ([`keys::per_commitment_point`]); derive the
 //!    commitment's keys with [`keys::CommitmentKeys::derive`] (owner's
-//!    basepoints as `local`, the counterparty's as `remote`).
+//!    basepoints as `local`, the counterparty's as `remote`), or, as a party
+//!    holding its own secrets, with [`keys::CommitmentKeys::derive_held`]
+//!    (same keys, cheaper).
 //! 2. Describe the commitment in a [`commitment::CommitmentParams`] and call
 //!    [`commitment::build_commitment`]: the unsigned transaction, what each
 //!    output is, and the output index of every untrimmed HTLC.

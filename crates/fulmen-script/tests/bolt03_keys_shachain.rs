@@ -121,7 +121,7 @@ fn appendix_e_key_derivation() {
     assert_eq!(PublicKey::from_secret_key(&secp, &base_secret), base_point);
     assert_eq!(per_commitment_point(&pcs).unwrap(), pcp);
 
-    let localpubkey = derive_pubkey(&secp, &base_point, &pcp).unwrap();
+    let localpubkey = derive_pubkey(&base_point, &pcp).unwrap();
     assert_eq!(hex::encode(localpubkey.serialize()), e.localpubkey);
 
     let localprivkey = derive_privkey(&base_secret, &pcp).unwrap();

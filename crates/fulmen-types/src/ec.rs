@@ -11,9 +11,10 @@
 //! low-S), so a signature made here is byte for byte the one 0.29 makes.
 //!
 //! Results are handed back as rust-bitcoin's types (an uncompressed point or
-//! a compact signature crosses over, ~0.2 µs). Every other operation
-//! (verification, ECDH, tweaks) stays on rust-bitcoin's `secp256k1`, where
-//! 0.6 is no faster. If a conversion were ever refused (it cannot be for a
+//! a compact signature crosses over, ~0.2 µs). Callers also build BOLT 3's
+//! `basepoint + h·G` from [`public_key`] and one point addition. The other
+//! operations (verification, ECDH, variable-base multiplication) stay on
+//! rust-bitcoin's `secp256k1`, where 0.6 is no faster. If a conversion were ever refused (it cannot be for a
 //! valid key), the old library computes the result instead.
 
 use std::sync::OnceLock;

@@ -4,13 +4,13 @@
 
 use bitcoin::{Transaction, Txid};
 use fulmen_script::commitment::CommitmentTx;
-use fulmen_script::keys::{per_commitment_point, PaymentPubkey};
+use fulmen_script::keys::PaymentPubkey;
 use fulmen_script::scripts::to_remote_script_pubkey;
 use fulmen_script::shachain::{commitment_index, PerCommitmentSecret};
 use fulmen_script::Side;
 
 use super::{OnchainError, Signer};
-use crate::commitment::{local_secret, Inputs};
+use crate::commitment::{local_point, Inputs};
 use crate::ledger::View;
 use crate::state::Established;
 
@@ -97,10 +97,8 @@ pub(crate) fn build_local<'e>(
         .ledger
         .spec(Side::Local, View::Current)
         .map_err(|_| OnchainError::CommitmentBuildError)?;
-    let point = local_secret(signer.secrets, number)
-        .ok()
-        .and_then(|s| per_commitment_point(&s).ok())
-        .ok_or(OnchainError::KeyDerivationError)?;
+    let point =
+        local_point(signer.secrets, number).map_err(|_| OnchainError::KeyDerivationError)?;
     let inputs = Inputs::new(&est.core, signer, Side::Local, number, &point, &spec)
         .map_err(|_| OnchainError::CommitmentBuildError)?;
     let built = inputs

@@ -59,9 +59,9 @@ pub use claim::{Claim, ClaimKey, ClaimKind, Deadline, RevokedOutput, SecondStage
 pub use classify::{classify, RemoteWhich, SpendKind, UnknownSpend};
 pub use resolve::{resolve, Resolution};
 
-/// What claiming needs: the channel's secrets, and a secp256k1 context for
-/// deriving the public keys of scripts (signing itself goes through
-/// [`fulmen_types::ec`]).
+/// What claiming and building commitments need: the channel's secrets, and
+/// a secp256k1 context for deriving the public keys of scripts (signing and
+/// generator multiplications go through [`fulmen_types::ec`]).
 #[derive(Clone, Copy)]
 pub struct Signer<'a> {
     /// A verification and key-tweaking context (create once, reuse).

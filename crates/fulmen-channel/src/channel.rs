@@ -11,7 +11,7 @@ use crate::closing::{
     check_remote_script, our_script, shutdown_message, Closing, ClosingKind, Negotiating,
     OurShutdown, ShuttingDown,
 };
-use crate::commitment::{local_point, signed_local_commitment, Inputs};
+use crate::commitment::{build_latest_local, signed_local_commitment};
 use crate::config::Ctx;
 use crate::error::{AddError, ApiError, ChannelError, InternalError, Violation};
 use crate::events::{ChannelEvent, CloseReason, Outputs};
@@ -187,19 +187,9 @@ impl Channel {
     /// operations).
     pub fn local_commitment_txid(&self, ctx: &Ctx<'_>) -> Option<Txid> {
         let est = self.established()?;
-        let number = est.local_commit.number;
-        let spec = est.ledger.spec(Side::Local, View::Current).ok()?;
-        let point = local_point(ctx.secrets, number).ok()?;
-        let inputs = Inputs::new(
-            &est.core,
-            &crate::onchain::Signer::from_ctx(ctx),
-            Side::Local,
-            number,
-            &point,
-            &spec,
-        )
-        .ok()?;
-        inputs.build().ok().map(|c| c.tx.compute_txid())
+        build_latest_local(est, &crate::onchain::Signer::from_ctx(ctx))
+            .ok()
+            .map(|c| c.built.tx.compute_txid())
     }
 
     /// Whether incoming HTLC `id` pushed a commitment's dust balance past

@@ -337,24 +337,37 @@ pub(crate) fn verify_local(
     Ok(())
 }
 
+/// Our latest commitment, rebuilt, with the inputs it was built from.
+pub(crate) struct LocalBuilt<'e> {
+    pub inputs: Inputs<'e>,
+    pub built: CommitmentTx,
+    pub point: PublicKey,
+}
+
+/// Rebuilds our latest commitment (unsigned) on its own point.
+pub(crate) fn build_latest_local<'e>(
+    est: &'e Established,
+    signer: &Signer<'_>,
+) -> Result<LocalBuilt<'e>, InternalError> {
+    let number = est.local_commit.number;
+    let spec = est.ledger.spec(Side::Local, crate::ledger::View::Current)?;
+    let point = local_point(signer.secrets, number)?;
+    let inputs = Inputs::new(&est.core, signer, Side::Local, number, &point, &spec)?;
+    let built = inputs.build()?;
+    Ok(LocalBuilt {
+        inputs,
+        built,
+        point,
+    })
+}
+
 /// Our latest commitment with both funding signatures: ready to broadcast.
 pub(crate) fn signed_local_commitment(
     est: &Established,
     ctx: &Ctx<'_>,
 ) -> Result<Transaction, InternalError> {
     let core = &est.core;
-    let number = est.local_commit.number;
-    let spec = est.ledger.spec(Side::Local, crate::ledger::View::Current)?;
-    let point = local_point(ctx.secrets, number)?;
-    let inputs = Inputs::new(
-        core,
-        &Signer::from_ctx(ctx),
-        Side::Local,
-        number,
-        &point,
-        &spec,
-    )?;
-    let mut tx = inputs.build()?.tx;
+    let mut tx = build_latest_local(est, &Signer::from_ctx(ctx))?.built.tx;
     let script = core.funding_script();
     let ours = sign_funding_spend(&tx, &script, core.funding, ctx.secrets.funding_secret())
         .map_err(|_| InternalError::Signing)?;

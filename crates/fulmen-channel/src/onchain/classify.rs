@@ -3,15 +3,13 @@
 //! transaction close).
 
 use bitcoin::{Transaction, Txid};
-use fulmen_script::commitment::CommitmentTx;
 use fulmen_script::keys::PaymentPubkey;
 use fulmen_script::scripts::to_remote_script_pubkey;
 use fulmen_script::shachain::{commitment_index, PerCommitmentSecret};
-use fulmen_script::Side;
 
 use super::{OnchainError, Signer};
-use crate::commitment::{local_point, Inputs};
-use crate::ledger::View;
+use crate::commitment::{build_latest_local, LocalBuilt};
+use crate::error::InternalError;
 use crate::state::Established;
 
 /// Which of the peer's two unrevoked commitments.
@@ -81,33 +79,14 @@ pub enum UnknownSpend {
     },
 }
 
-/// Our latest commitment, rebuilt, with the inputs it was built from.
-pub(crate) struct LocalBuilt<'e> {
-    pub inputs: Inputs<'e>,
-    pub built: CommitmentTx,
-    pub point: bitcoin::secp256k1::PublicKey,
-}
-
+/// Our latest commitment, rebuilt ([`crate::commitment::build_latest_local`]).
 pub(crate) fn build_local<'e>(
     est: &'e Established,
     signer: &Signer<'_>,
 ) -> Result<LocalBuilt<'e>, OnchainError> {
-    let number = est.local_commit.number;
-    let spec = est
-        .ledger
-        .spec(Side::Local, View::Current)
-        .map_err(|_| OnchainError::CommitmentBuildError)?;
-    let point =
-        local_point(signer.secrets, number).map_err(|_| OnchainError::KeyDerivationError)?;
-    let inputs = Inputs::new(&est.core, signer, Side::Local, number, &point, &spec)
-        .map_err(|_| OnchainError::CommitmentBuildError)?;
-    let built = inputs
-        .build()
-        .map_err(|_| OnchainError::CommitmentBuildError)?;
-    Ok(LocalBuilt {
-        inputs,
-        built,
-        point,
+    build_latest_local(est, signer).map_err(|e| match e {
+        InternalError::KeyDerivation => OnchainError::KeyDerivationError,
+        _ => OnchainError::CommitmentBuildError,
     })
 }
 

@@ -367,48 +367,38 @@ impl CommitmentKeys {
         htlc_keys: HtlcKeys,
     ) -> Result<Self, KeyError> {
         let point = per_commitment_point;
-        let (revocation, local_delayed) = match holder {
+        // A key on a basepoint whose secret we hold is one `(secret + h)·G`.
+        let key = |basepoint: &PublicKey, secret: Option<&SecretKey>| match secret {
+            Some(s) => derive_pubkey_owned(s, basepoint, point),
+            None => derive_pubkey(basepoint, point),
+        };
+        let (revocation, delayed_secret, local_htlc_secret, remote_htlc_secret) = match holder {
             Holder::Owner {
                 per_commitment_secret,
                 delayed_payment_basepoint_secret,
-                ..
+                htlc_basepoint_secret,
             } => (
                 RevocationSecret::PerCommitment(per_commitment_secret),
-                derive_pubkey_owned(
-                    delayed_payment_basepoint_secret,
-                    &local.delayed_payment,
-                    point,
-                )?,
+                Some(delayed_payment_basepoint_secret),
+                Some(htlc_basepoint_secret),
+                None,
             ),
             Holder::Counterparty {
                 revocation_basepoint_secret,
-                ..
+                htlc_basepoint_secret,
             } => (
                 RevocationSecret::Basepoint(revocation_basepoint_secret),
-                derive_pubkey(&local.delayed_payment, point)?,
+                None,
+                None,
+                Some(htlc_basepoint_secret),
             ),
         };
-        let (local_htlc, remote_htlc) = match (htlc_keys, holder) {
-            (HtlcKeys::Basepoints, _) => (local.htlc, remote.htlc),
-            (
-                HtlcKeys::Derive,
-                Holder::Owner {
-                    htlc_basepoint_secret,
-                    ..
-                },
-            ) => (
-                derive_pubkey_owned(htlc_basepoint_secret, &local.htlc, point)?,
-                derive_pubkey(&remote.htlc, point)?,
-            ),
-            (
-                HtlcKeys::Derive,
-                Holder::Counterparty {
-                    htlc_basepoint_secret,
-                    ..
-                },
-            ) => (
-                derive_pubkey(&local.htlc, point)?,
-                derive_pubkey_owned(htlc_basepoint_secret, &remote.htlc, point)?,
+        let local_delayed = key(&local.delayed_payment, delayed_secret)?;
+        let (local_htlc, remote_htlc) = match htlc_keys {
+            HtlcKeys::Basepoints => (local.htlc, remote.htlc),
+            HtlcKeys::Derive => (
+                key(&local.htlc, local_htlc_secret)?,
+                key(&remote.htlc, remote_htlc_secret)?,
             ),
         };
         Ok(Self {

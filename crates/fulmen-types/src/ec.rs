@@ -14,8 +14,9 @@
 //! a compact signature crosses over, ~0.2 µs). Callers also build BOLT 3's
 //! `basepoint + h·G` from [`public_key`] and one point addition. The other
 //! operations (verification, ECDH, variable-base multiplication) stay on
-//! rust-bitcoin's `secp256k1`, where 0.6 is no faster. If a conversion were ever refused (it cannot be for a
-//! valid key), the old library computes the result instead.
+//! rust-bitcoin's `secp256k1`, where 0.6 is no faster. If a conversion were
+//! ever refused (it cannot be for a valid key), the old library computes the
+//! result instead.
 
 use std::sync::OnceLock;
 
